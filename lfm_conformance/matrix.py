@@ -1,0 +1,213 @@
+"""Load and validate matrix.yaml: models, GPUs, targets, flag sets, fixtures."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+SCHEMA_PATH = Path(__file__).with_name("matrix.schema.json")
+DEFAULT_MATRIX = Path(__file__).resolve().parent.parent / "matrix.yaml"
+CAPABILITIES = ("chat", "tools", "reasoning", "completions", "vision")
+
+
+class MatrixError(Exception):
+    """matrix.yaml is unreadable or invalid; the message is one line naming file and path."""
+
+
+@dataclass(frozen=True)
+class Target:
+    name: str
+    description: str
+    weights: str  # "fixture" (CPU stand-ins) or "hf" (real weights)
+    serve_args: tuple[str, ...]
+    env: dict
+    startup_timeout_s: float
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_gb: float
+    blackwell: bool
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    hf_id: str
+    architecture: str
+    marker: str
+    parameters: str
+    context: int
+    min_gpu_memory_gb: float
+    capabilities: tuple[str, ...]
+    flag_sets: tuple[str, ...]
+    serve_flags: tuple[str, ...]
+    preset: dict
+    gpus: tuple[str, ...]
+    blackwell_env: dict
+    fixture: str
+
+    def has(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    """One vLLM server: what it serves, under which names, with which arguments."""
+
+    name: str  # readable and unique, e.g. "cpu-dense-chat+tool_calling"; names the log file
+    target: Target
+    source: str  # fixture name (weights == "fixture") or HF id
+    served_names: tuple[str, ...]
+    args: tuple[str, ...]  # everything after --model/--served-model-name
+    env: dict = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.name
+
+
+@dataclass
+class Matrix:
+    path: Path
+    sha256: str
+    min_vllm_version: str
+    targets: dict[str, Target]
+    gpus: dict[str, Gpu]
+    models: dict[str, Model]
+    fixtures: dict[str, dict]
+
+    def markers(self) -> dict[str, str]:
+        """Every marker the matrix defines, with its help text."""
+        found: dict[str, str] = {}
+        for model in self.models.values():
+            names = found.get(model.marker, "")
+            found[model.marker] = f"{names}, {model.name}".lstrip(", ")
+        out = {m: f"models: {names}" for m, names in found.items()}
+        for cap in CAPABILITIES:
+            out[cap] = f"models with capability '{cap}'"
+        return out
+
+    def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = ()) -> ServeConfig:
+        """The server a model runs on. On fixture targets, models that share a fixture and flags share
+        one server (served under each model's HF id); with real weights every model has its own."""
+        target = self.targets[target_name]
+        args = model.serve_flags + tuple(extra_args) + target.serve_args
+        suffix = "".join(f"+{s}" for s in model.flag_sets) + "".join(
+            f"+{a.lstrip('-')}" for a in extra_args if a.startswith("--")
+        )
+        if target.weights == "fixture":
+            peers = [
+                m.hf_id for m in self.models.values()
+                if m.fixture == model.fixture and m.flag_sets == model.flag_sets
+            ]
+            return ServeConfig(
+                name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
+                served_names=tuple(peers), args=args, env=dict(target.env),
+            )
+        return ServeConfig(
+            name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
+            served_names=(model.hf_id,), args=args, env=dict(target.env),
+        )
+
+
+def _fmt_path(parts) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "(top level)"
+
+
+def _schema_for(data: dict) -> dict:
+    """The static schema with the cross-reference enums (GPU, fixture, flag-set names) filled in
+    from the file itself, so an unknown name is reported with the allowed values."""
+    schema = json.loads(SCHEMA_PATH.read_text())
+    defs = schema["$defs"]
+    for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets")):
+        names = sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []
+        defs[def_name] = {"enum": names}
+    return schema
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        return f"unknown key {', '.join(map(repr, extra))}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "enum":
+        return f"{error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
+    if error.validator == "required":
+        return error.message
+    if error.validator == "type":
+        return f"{error.instance!r} has the wrong type; expected {error.validator_value}"
+    return error.message
+
+
+def validate(data, source: str) -> None:
+    if not isinstance(data, dict):
+        raise MatrixError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
+    validator = jsonschema.Draft202012Validator(_schema_for(data))
+    errors = sorted(validator.iter_errors(data), key=lambda e: (list(map(str, e.absolute_path)), e.validator))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise MatrixError(f"{source}: {_fmt_path(best.absolute_path)}: {_describe(best)}{more}")
+    markers: dict[str, str] = {}
+    for name, row in data["models"].items():
+        for cap in CAPABILITIES:
+            if row["marker"] == cap:
+                raise MatrixError(f"{source}: models.{name}.marker: {cap!r} is a capability marker")
+        if "completions" in row["capabilities"] and "chat" in row["capabilities"]:
+            raise MatrixError(f"{source}: models.{name}.capabilities: 'completions' (completions-only) "
+                              f"excludes 'chat'")
+        fixture_arch = data["fixtures"][row["fixture"]]["architecture"]
+        if fixture_arch != row["architecture"]:
+            raise MatrixError(f"{source}: models.{name}.fixture: {row['fixture']!r} is a {fixture_arch}; "
+                              f"the model is a {row['architecture']}")
+        markers.setdefault(row["marker"], name)
+
+
+def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise MatrixError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        raise MatrixError(f"{path}: {where}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    validate(data, str(path))
+    data = copy.deepcopy(data)
+    flag_sets = data["flag_sets"]
+    return Matrix(
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        min_vllm_version=data["vllm"]["min_version"],
+        targets={
+            n: Target(n, t["description"], t["weights"], tuple(t["serve_args"]), dict(t["env"]),
+                      float(t["startup_timeout_s"]))
+            for n, t in data["targets"].items()
+        },
+        gpus={n: Gpu(n, g["memory_gb"], g["blackwell"]) for n, g in data["gpus"].items()},
+        models={
+            n: Model(
+                name=n, hf_id=m["hf_id"], architecture=m["architecture"], marker=m["marker"],
+                parameters=m["parameters"], context=m["context"], min_gpu_memory_gb=m["min_gpu_memory_gb"],
+                capabilities=tuple(m["capabilities"]), flag_sets=tuple(m["flag_sets"]),
+                serve_flags=tuple(a for s in m["flag_sets"] for a in flag_sets[s]),
+                preset=dict(m["preset"]), gpus=tuple(m["gpus"]), blackwell_env=dict(m["blackwell_env"]),
+                fixture=m["fixture"],
+            )
+            for n, m in data["models"].items()
+        },
+        fixtures=data["fixtures"],
+    )

@@ -1,0 +1,224 @@
+"""pytest plugin: matrix-driven parametrization, markers, one server per configuration, known
+deviations as strict expected failures, and the model x check grid at the end."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from lfm_conformance import deviations, grid
+from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.pool import ServerPool
+from lfm_conformance.server import ServerError
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_MARKERS = {
+    "requires(capability)": "the test applies only to models with this capability (others: not applicable)",
+    "slow": "starts its own vLLM servers (suite self-tests)",
+}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("lfm-conformance")
+    group.addoption("--matrix", default=str(matrix_mod.DEFAULT_MATRIX), help="matrix file (default: matrix.yaml)")
+    group.addoption("--target", default="cpu", help="target from matrix.yaml `targets` (default: cpu)")
+    group.addoption("--reports", default=str(ROOT / "reports"), help="report directory (default: reports/)")
+
+
+def pytest_configure(config):
+    try:
+        matrix = matrix_mod.load(config.getoption("--matrix"))
+    except matrix_mod.MatrixError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    target = config.getoption("--target")
+    if target not in matrix.targets:
+        raise pytest.UsageError(f"--target {target!r}: not in {matrix.path} targets; "
+                                f"allowed values: {', '.join(matrix.targets)}")
+    for name, help_text in {**matrix.markers(), **STATIC_MARKERS}.items():
+        config.addinivalue_line("markers", f"{name}: {help_text}")
+    reports = Path(config.getoption("--reports"))
+    config.stash[STATE] = RunState(matrix, target, reports)
+    if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
+        reports.mkdir(parents=True, exist_ok=True)
+        config.stash[STATE].servers_file.unlink(missing_ok=True)
+        # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    else:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class RunState:
+    def __init__(self, matrix, target, reports: Path):
+        self.matrix = matrix
+        self.target = target
+        self.reports = reports
+        self.servers_file = reports / "servers.jsonl"
+        self.remaining: Counter = Counter()
+        self.pool: ServerPool | None = None
+        self.outcomes: dict[tuple[str, str], str] = {}
+        self.known = deviations.load()
+
+
+STATE = pytest.StashKey[RunState]()
+
+
+def _state(config) -> RunState:
+    return config.stash[STATE]
+
+
+# -- parametrization ----------------------------------------------------------------------------
+def pytest_generate_tests(metafunc):
+    if "model" not in metafunc.fixturenames:
+        return
+    state = _state(metafunc.config)
+    required = [m.args[0] for m in metafunc.definition.iter_markers("requires")]
+    params = []
+    for model in state.matrix.models.values():
+        serve = state.matrix.serve_config(model, state.target)
+        marks = [getattr(pytest.mark, model.marker), pytest.mark.xdist_group(serve.name)]
+        marks += [getattr(pytest.mark, cap) for cap in model.capabilities]
+        missing = [cap for cap in required if not model.has(cap)]
+        if missing:
+            marks.append(pytest.mark.skip(
+                reason=f"not applicable: {model.name} has no {'/'.join(missing)} capability in the guide"))
+        params.append(pytest.param(model, id=f"{model.name}-{state.target}", marks=marks))
+    metafunc.parametrize("model", params)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session, config, items):
+    """After -m/-k selection: run each configuration's tests together, count them (so its server
+    stops after the last one), apply known deviations, and tag reports for the grid."""
+    state = _state(config)
+    keyed = []
+    for index, item in enumerate(items):
+        model = _model_of(item)
+        key = state.matrix.serve_config(model, state.target).name if model else ""
+        keyed.append((key, index, item))
+        check = item.originalname
+        if model is not None:
+            item.user_properties += [("model", model.name), ("check", check), ("config", key)]
+            deviation = state.known.match(check, model.name, state.target)
+            if deviation is not None:
+                item.add_marker(pytest.mark.xfail(strict=True, reason=deviation.reason()))
+    keyed.sort(key=lambda k: (k[0] != "", k[0], k[1]))
+    items[:] = [item for _, _, item in keyed]
+    state.remaining = Counter(k for k, _, _ in keyed if k)
+
+
+def _model_of(item):
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get("model") if callspec else None
+
+
+# -- fixtures -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def matrix(request) -> matrix_mod.Matrix:
+    return _state(request.config).matrix
+
+
+@pytest.fixture(scope="session")
+def target(request) -> str:
+    return _state(request.config).target
+
+
+@pytest.fixture(scope="session")
+def server_pool(request):
+    state = _state(request.config)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+
+    def log(line):
+        if reporter is not None and not hasattr(request.config, "workerinput"):
+            reporter.write_line(line)
+
+    state.pool = ServerPool(state.reports / "logs", lambda cfg: _model_path(state, cfg),
+                            record_file=state.servers_file, log=log)
+    try:
+        yield state.pool
+    finally:
+        state.pool.stop_all()
+
+
+def _model_path(state: RunState, config: matrix_mod.ServeConfig) -> str:
+    if config.target.weights == "fixture":
+        from fixtures import build
+
+        return str(build.ensure(config.source, state.matrix, log=lambda _line: None))
+    return config.source
+
+
+@pytest.fixture
+def serve_config(model, matrix, target) -> matrix_mod.ServeConfig:
+    return matrix.serve_config(model, target)
+
+
+@pytest.fixture
+def server(server_pool, serve_config):
+    """The running server for this test's model; the test errors with the log tail if it
+    cannot start, and fails with "server died" if it dies during the test."""
+    try:
+        srv = server_pool.get(serve_config)
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield srv
+    if not srv.alive():
+        pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
+
+
+def pytest_runtest_teardown(item, nextitem):
+    state = _state(item.config)
+    props = dict(item.user_properties)
+    key = props.get("config")
+    if not key:
+        return
+    state.remaining[key] -= 1
+    if state.remaining[key] <= 0 and state.pool is not None:
+        state.pool.release(key)
+
+
+# -- outcomes and the grid ----------------------------------------------------------------------
+def pytest_runtest_logreport(report):
+    props = dict(report.user_properties)
+    if "model" not in props:
+        return
+    cell = grid.cell_for(report)
+    if cell is None:
+        return
+    config = getattr(report, "config", None)
+    _OUTCOMES[(props["model"], props["check"])] = grid.merge(_OUTCOMES.get((props["model"], props["check"])), cell)
+
+
+_OUTCOMES: dict[tuple[str, str], str] = {}
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if hasattr(config, "workerinput"):
+        return
+    state = _state(config)
+    if _OUTCOMES:
+        terminalreporter.write_sep("=", "model x check grid")
+        for line in grid.render(_OUTCOMES, list(state.matrix.models)):
+            terminalreporter.write_line(line)
+    records = _server_records(state.servers_file)
+    if records:
+        started = [r for r in records if r["event"] == "started"]
+        configs = {r["config"] for r in started}
+        ready = [r for r in records if r["event"] == "ready"]
+        terminalreporter.write_line(
+            f"vLLM servers started: {len(started)} for {len(configs)} distinct configurations; "
+            f"startup (s): " + ", ".join(f"{r['config']}={r['ready_s']:.1f}" for r in ready))
+
+
+def _server_records(path: Path) -> list[dict]:
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except OSError:
+        return []

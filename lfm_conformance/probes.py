@@ -1,0 +1,59 @@
+"""The probe prompts suites send (fixtures/probes.yaml is their one definition) and the
+per-request sampling preset the guide prescribes."""
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+PROBES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "probes.yaml"
+OPENAI_SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "n", "stop")
+
+
+@lru_cache(maxsize=1)
+def _load() -> dict:
+    return yaml.safe_load(PROBES_FILE.read_text(encoding="utf-8"))
+
+
+def chat(probe_id: str) -> dict:
+    """kwargs for chat.completions.create: messages, and tools where the probe has them."""
+    data = _load()
+    probe = data["chat"][probe_id]
+    kwargs = {"messages": [_with_image_urls(m, data["images"]) for m in probe["messages"]]}
+    if probe.get("tools"):
+        kwargs["tools"] = [copy.deepcopy(data["tools"][name]) for name in probe["tools"]]
+    return kwargs
+
+
+def _with_image_urls(message: dict, images: dict) -> dict:
+    """Image parts named in probes.yaml become OpenAI image_url parts carrying a PNG data URL."""
+    from lfm_conformance.images import data_url
+
+    message = copy.deepcopy(message)
+    if isinstance(message.get("content"), list):
+        message["content"] = [
+            {"type": "image_url", "image_url": {"url": data_url(images[part["image"]])}}
+            if part.get("type") == "image" else part
+            for part in message["content"]
+        ]
+    return message
+
+
+def tool_schema(name: str) -> dict:
+    return copy.deepcopy(_load()["tools"][name]["function"]["parameters"])
+
+
+def completion_prompt(probe_id: str) -> str:
+    return _load()["completions"][probe_id]["prompt"]
+
+
+def sampling(preset: dict, **overrides) -> dict:
+    """The preset as the guide sends it: OpenAI fields top level, vLLM extras in extra_body."""
+    merged = {**preset, **overrides}
+    kwargs = {k: v for k, v in merged.items() if k in OPENAI_SAMPLING}
+    extra = {k: v for k, v in merged.items() if k not in OPENAI_SAMPLING}
+    if extra:
+        kwargs["extra_body"] = extra
+    return kwargs

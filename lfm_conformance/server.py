@@ -1,0 +1,192 @@
+"""One object owns one vLLM OpenAI server's whole life: command line, port, log file, readiness,
+liveness and teardown of its process group."""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from lfm_conformance.matrix import ServeConfig
+from lfm_conformance.redact import redact
+
+LOG_TAIL_LINES = 40
+
+
+class ServerError(Exception):
+    """A server failed to start or died; the message carries the log tail."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: new session (own process group), SIGTERM when the suite dies."""
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class VllmServer:
+    def __init__(self, config: ServeConfig, model_path: str, log_dir: Path, *, host: str = "127.0.0.1",
+                 port: int | None = None, python: str = sys.executable, api_key: str | None = None):
+        self.config = config
+        self.model_path = str(model_path)
+        self.host = host
+        self.port = port
+        self.python = python
+        self.api_key = api_key
+        self.log_path = Path(log_dir) / f"{config.name}.log"
+        self.proc: subprocess.Popen | None = None
+        self.ready_s: float | None = None
+
+    # -- command line -------------------------------------------------------------------------
+    def command(self) -> list[str]:
+        cmd = [self.python, "-m", "vllm.entrypoints.openai.api_server", "--model", self.model_path,
+               "--served-model-name", *self.config.served_names,
+               "--host", self.host, "--port", str(self.port)]
+        if self.api_key:
+            cmd += ["--api-key", self.api_key]
+        return cmd + list(self.config.args)
+
+    def command_line(self) -> str:
+        """The command as text, secrets redacted (for logs and reports)."""
+        return redact(" ".join(self.command()), [self.api_key])
+
+    # -- life -------------------------------------------------------------------------------------
+    def __enter__(self) -> "VllmServer":
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        if self.port is None:
+            self.port = free_port(self.host)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.config.env}
+        with open(self.log_path, "w", encoding="utf-8") as log:
+            log.write(f"# config {self.config.name}\n# {self.command_line()}\n")
+            log.flush()
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
+        self._started = time.monotonic()
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        timeout = self.config.target.startup_timeout_s if timeout is None else timeout
+        deadline = self._started + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise ServerError(f"vLLM server for {self.config.name} exited with code "
+                                  f"{self.proc.returncode} during startup\n{self.log_tail()}")
+            if self._health_ok():
+                self.ready_s = time.monotonic() - self._started
+                return
+            if time.monotonic() > deadline:
+                raise ServerError(f"vLLM server for {self.config.name} not healthy after {timeout:.0f} s "
+                                  f"(startup_timeout_s of target {self.config.target.name})\n{self.log_tail()}")
+            time.sleep(0.5)
+
+    def _health_ok(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url("/health"), timeout=2) as resp:
+                return resp.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def ensure_alive(self) -> None:
+        """Raise ServerError with the log tail if the server has died since it started."""
+        if not self.alive():
+            code = None if self.proc is None else self.proc.returncode
+            raise ServerError(f"vLLM server for {self.config.name} died (exit code {code})\n{self.log_tail()}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """SIGTERM the whole process group, SIGKILL it after `grace` seconds."""
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                break
+            if _wait_group_gone(self.proc, wait):
+                break
+        try:
+            self.proc.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            pass
+
+    # -- access -----------------------------------------------------------------------------------
+    def url(self, path: str = "") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    @property
+    def base_url(self) -> str:
+        return self.url("/v1")
+
+    def client(self, **kwargs):
+        import openai
+
+        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "EMPTY", max_retries=0,
+                             timeout=kwargs.pop("timeout", 120), **kwargs)
+
+    def get_json(self, path: str) -> dict:
+        req = urllib.request.Request(self.url(path))
+        if self.api_key:
+            req.add_header("Authorization", f"Bearer {self.api_key}")
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return json.loads(resp.read())
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        tail = self.log_text().splitlines()[-lines:]
+        body = "\n".join(f"    {line}" for line in tail)
+        return redact(f"--- last {len(tail)} lines of {self.log_path} ---\n{body}", [self.api_key])
+
+    def record(self) -> dict:
+        return {"config": self.config.name, "pid": self.proc.pid if self.proc else None,
+                "pgid": self.proc.pid if self.proc else None, "port": self.port,
+                "command": self.command_line(), "log": str(self.log_path), "ready_s": self.ready_s}
+
+
+def _wait_group_gone(proc: subprocess.Popen, timeout: float) -> bool:
+    """True once no process of proc's group is left (reaping proc itself so it is no zombie)."""
+    pgid = proc.pid
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.poll()
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.1)
+    return False
