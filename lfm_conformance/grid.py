@@ -1,14 +1,19 @@
-"""The model x check grid printed at the end of a run (and the cell vocabulary reports share)."""
+"""The model x behaviour grid printed at the end of a run, and the status vocabulary reports share.
+A cell is one suite (behaviour) for one model: its worst check, with the count of checks behind it."""
 from __future__ import annotations
 
-# Worst first: a cell shows the worst outcome of its phases/parametrizations.
+from collections import defaultdict
+
+# Worst first: a cell shows the worst outcome of its checks.
 SEVERITY = ["error", "fail", "unexpected-pass", "known-deviation", "pass", "not-applicable", "skipped"]
 SYMBOL = {"pass": "PASS", "fail": "FAIL", "error": "ERROR", "known-deviation": "DEV",
           "unexpected-pass": "XPASS!", "not-applicable": "n/a", "skipped": "skip"}
+LEGEND = ("PASS all checks pass | FAIL/ERROR broken | DEV known deviation (strict xfail) | "
+          "XPASS! a known deviation no longer happens: review | n/a not applicable | (n) checks in the cell")
 
 
 def cell_for(report) -> str | None:
-    """The cell status a pytest report contributes, or None for a passing setup/teardown."""
+    """The status a pytest report contributes, or None for a passing setup/teardown."""
     if report.when == "call" or report.outcome != "passed":
         if hasattr(report, "wasxfail"):
             return "known-deviation" if report.skipped else "unexpected-pass"
@@ -22,21 +27,24 @@ def cell_for(report) -> str | None:
 
 
 def merge(old: str | None, new: str) -> str:
-    if old is None:
-        return new
-    return min(old, new, key=SEVERITY.index)
+    return new if old is None else min(old, new, key=SEVERITY.index)
 
 
-def render(outcomes: dict[tuple[str, str], str], model_order: list[str]) -> list[str]:
-    checks = sorted({check for _, check in outcomes})
-    models = [m for m in model_order if any(m == om for om, _ in outcomes)]
-    short = [c.removeprefix("test_") for c in checks]
+def render(outcomes: dict[tuple[str, str, str], str], model_order: list[str]) -> list[str]:
+    cells: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for (model, suite, _check), status in outcomes.items():
+        cells[(model, suite)].append(status)
+    suites = sorted({suite for _, suite in cells})
+    models = [m for m in model_order if any(m == cm for cm, _ in cells)]
     width = max(len(m) for m in models)
-    cols = [max(len(s), 6) for s in short]
-    lines = [" " * width + " | " + " | ".join(s.ljust(w) for s, w in zip(short, cols))]
-    lines.append("-" * len(lines[0]))
+    texts = {key: f"{SYMBOL[min(v, key=SEVERITY.index)]} ({len(v)})" for key, v in cells.items()}
+    cols = [max([len(s)] + [len(texts.get((m, s), "")) for m in models]) for s in suites]
+    header = " " * width + " | " + " | ".join(s.ljust(w) for s, w in zip(suites, cols))
+    lines = [header, "-" * len(header)]
     for m in models:
-        cells = [SYMBOL.get(outcomes.get((m, c), ""), "") for c in checks]
-        lines.append(m.ljust(width) + " | " + " | ".join(x.ljust(w) for x, w in zip(cells, cols)))
-    lines.append("PASS ok, FAIL/ERROR broken, DEV known deviation (strict xfail), XPASS! deviation fixed: review, n/a not applicable")
+        lines.append(m.ljust(width) + " | " + " | ".join(texts.get((m, s), "").ljust(w) for s, w in zip(suites, cols)))
+    lines.append(LEGEND)
+    problems = sorted((m, s, c, st) for (m, s, c), st in outcomes.items() if st not in ("pass", "not-applicable"))
+    for m, s, c, st in problems:
+        lines.append(f"  {SYMBOL[st]:6} {m} / {s} / {c}")
     return lines

@@ -63,7 +63,6 @@ class RunState:
         self.servers_file = reports / "servers.jsonl"
         self.remaining: Counter = Counter()
         self.pool: ServerPool | None = None
-        self.outcomes: dict[tuple[str, str], str] = {}
         self.known = deviations.load()
 
 
@@ -105,7 +104,8 @@ def pytest_collection_modifyitems(session, config, items):
         keyed.append((key, index, item))
         check = item.originalname
         if model is not None:
-            item.user_properties += [("model", model.name), ("check", check), ("config", key)]
+            suite = item.path.stem.removeprefix("test_")
+            item.user_properties += [("model", model.name), ("suite", suite), ("check", check), ("config", key)]
             deviation = state.known.match(check, model.name, state.target)
             if deviation is not None:
                 item.add_marker(pytest.mark.xfail(strict=True, reason=deviation.reason()))
@@ -173,7 +173,10 @@ def server(server_pool, serve_config):
         pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
 
 
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item, nextitem):
+    """After the test's own fixtures are finalized, stop its server if no selected test needs it."""
+    yield
     state = _state(item.config)
     props = dict(item.user_properties)
     key = props.get("config")
@@ -192,11 +195,11 @@ def pytest_runtest_logreport(report):
     cell = grid.cell_for(report)
     if cell is None:
         return
-    config = getattr(report, "config", None)
-    _OUTCOMES[(props["model"], props["check"])] = grid.merge(_OUTCOMES.get((props["model"], props["check"])), cell)
+    key = (props["model"], props["suite"], props["check"])
+    _OUTCOMES[key] = grid.merge(_OUTCOMES.get(key), cell)
 
 
-_OUTCOMES: dict[tuple[str, str], str] = {}
+_OUTCOMES: dict[tuple[str, str, str], str] = {}  # (model, suite, check) -> status
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -204,7 +207,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         return
     state = _state(config)
     if _OUTCOMES:
-        terminalreporter.write_sep("=", "model x check grid")
+        terminalreporter.write_sep("=", "model x behaviour grid")
         for line in grid.render(_OUTCOMES, list(state.matrix.models)):
             terminalreporter.write_line(line)
     records = _server_records(state.servers_file)
