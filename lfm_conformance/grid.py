@@ -17,6 +17,8 @@ def cell_for(report) -> str | None:
     if report.when == "call" or report.outcome != "passed":
         if hasattr(report, "wasxfail"):
             return "known-deviation" if report.skipped else "unexpected-pass"
+        if report.failed and report.when == "call" and str(report.longrepr).startswith("[XPASS(strict)]"):
+            return "unexpected-pass"
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             return "not-applicable" if "not applicable" in reason else "skipped"

@@ -27,6 +27,8 @@ def pytest_addoption(parser):
     group.addoption("--matrix", default=str(matrix_mod.DEFAULT_MATRIX), help="matrix file (default: matrix.yaml)")
     group.addoption("--target", default="cpu", help="target from matrix.yaml `targets` (default: cpu)")
     group.addoption("--reports", default=str(ROOT / "reports"), help="report directory (default: reports/)")
+    group.addoption("--deviations", default=str(deviations.DEFAULT_FILE),
+                    help="known deviations file (default: suites/known_deviations.yaml)")
 
 
 def pytest_configure(config):
@@ -41,14 +43,16 @@ def pytest_configure(config):
     for name, help_text in {**matrix.markers(), **STATIC_MARKERS}.items():
         config.addinivalue_line("markers", f"{name}: {help_text}")
     reports = Path(config.getoption("--reports"))
-    config.stash[STATE] = RunState(matrix, target, reports)
+    try:
+        known = deviations.load(Path(config.getoption("--deviations")))
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE] = RunState(matrix, target, reports, known)
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
-        # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    else:
-        signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
 
 
 def _raise_interrupt(signum, frame):
@@ -56,14 +60,14 @@ def _raise_interrupt(signum, frame):
 
 
 class RunState:
-    def __init__(self, matrix, target, reports: Path):
+    def __init__(self, matrix, target, reports: Path, known: deviations.KnownDeviations):
         self.matrix = matrix
         self.target = target
         self.reports = reports
         self.servers_file = reports / "servers.jsonl"
         self.remaining: Counter = Counter()
         self.pool: ServerPool | None = None
-        self.known = deviations.load()
+        self.known = known
 
 
 STATE = pytest.StashKey[RunState]()

@@ -49,7 +49,7 @@ def test_one_server_for_the_two_vl_models_and_none_left(tmp_path):
     started = [r for r in _records(tmp_path) if r["event"] == "started"]
     assert len(started) == 1 and started[0]["config"] == "cpu-vl+multi_image"
     assert "vLLM servers started: 1 for 1 distinct configurations" in result.stdout
-    assert "LFM2.5-VL-450M" in result.stdout.split("model x check grid")[1]
+    assert "LFM2.5-VL-450M" in result.stdout.split("model x behaviour grid")[1]
     assert not _group_alive(started[0]["pgid"])
 
 

@@ -1,0 +1,57 @@
+"""Known deviations: data keyed by vLLM version, applied as strict expected failures."""
+import pytest
+import yaml
+
+from lfm_conformance import deviations
+from tests.conftest import run_pytest
+
+ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field",
+         "models": ["LFM2.5-1.2B-Thinking"], "vllm": ">=0.14", "documented": "reasoning_content",
+         "observed": "reasoning", "evidence": "message: {reasoning: '...', content: '...'}"}
+
+
+def _load(tmp_path, entries, version):
+    path = tmp_path / "dev.yaml"
+    path.write_text(yaml.safe_dump(entries))
+    return deviations.load(path, vllm_version=version)
+
+
+def test_matches_by_check_model_and_version(tmp_path):
+    known = _load(tmp_path, [ENTRY], "0.32.0")
+    dev = known.match("test_reasoning_in_documented_field", "LFM2.5-1.2B-Thinking", "cpu")
+    assert dev is not None and "documented: reasoning_content; observed: reasoning" in dev.reason()
+    assert known.match("test_reasoning_in_documented_field", "LFM2.5-8B-A1B", "cpu") is None
+    assert known.match("test_other", "LFM2.5-1.2B-Thinking", "cpu") is None
+
+
+def test_version_outside_specifier_does_not_match(tmp_path):
+    known = _load(tmp_path, [ENTRY], "0.13.0")
+    assert known.match("test_reasoning_in_documented_field", "LFM2.5-1.2B-Thinking", "cpu") is None
+
+
+def test_target_restriction(tmp_path):
+    known = _load(tmp_path, [{**ENTRY, "targets": ["gpu"]}], "0.32.0")
+    assert known.match("test_reasoning_in_documented_field", "LFM2.5-1.2B-Thinking", "cpu") is None
+
+
+def test_entry_without_evidence_is_rejected(tmp_path):
+    entry = dict(ENTRY)
+    del entry["evidence"]
+    with pytest.raises(ValueError, match="'evidence' is a required property"):
+        _load(tmp_path, [entry], "0.32.0")
+
+
+def test_shipped_file_is_valid():
+    deviations.load()
+
+
+def test_deviation_that_no_longer_happens_is_an_unexpected_pass(tmp_path):
+    """A deviation recorded for a check that passes makes the run fail with XPASS! in the grid."""
+    entry = {**ENTRY, "id": "fake", "check": "test_resolved_architecture_matches_matrix",
+             "models": ["LFM2.5-VL-450M"], "vllm": ">=0"}
+    path = tmp_path / "dev.yaml"
+    path.write_text(yaml.safe_dump([entry]))
+    result = run_pytest("suites/test_loading.py", "-m", "model_vl_450m", "-k", "resolved_architecture",
+                        f"--deviations={path}", f"--reports={tmp_path}")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "XPASS(strict)" in result.stdout and "XPASS! LFM2.5-VL-450M / loading" in result.stdout
