@@ -41,6 +41,11 @@ def _with_image_urls(message: dict, images: dict) -> dict:
     return message
 
 
+def reply(probe_id: str, teach_style: str) -> str:
+    """The reply a CPU stand-in of this teach style was taught for a chat probe."""
+    return _load()["chat"][probe_id]["replies"][teach_style]
+
+
 def tool_schema(name: str) -> dict:
     return copy.deepcopy(_load()["tools"][name]["function"]["parameters"])
 
