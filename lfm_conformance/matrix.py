@@ -82,6 +82,7 @@ class Matrix:
     gpus: dict[str, Gpu]
     models: dict[str, Model]
     fixtures: dict[str, dict]
+    flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""
@@ -94,27 +95,25 @@ class Matrix:
             out[cap] = f"models with capability '{cap}'"
         return out
 
-    def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = ()) -> ServeConfig:
-        """The server a model runs on. On fixture targets, models that share a fixture and flags share
-        one server (served under each model's HF id); with real weights every model has its own."""
+    def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = (),
+                     drop_flag_sets: tuple[str, ...] = ()) -> ServeConfig:
+        """The server a model runs on: its documented flags (minus `drop_flag_sets`, for checks of
+        what a flag changes), `extra_args`, then the target's arguments. On fixture targets, models
+        sharing a fixture and flags share one server (served under each model's HF id); with real
+        weights every model has its own."""
         target = self.targets[target_name]
-        args = model.serve_flags + tuple(extra_args) + target.serve_args
-        suffix = "".join(f"+{s}" for s in model.flag_sets) + "".join(
-            f"+{a.lstrip('-')}" for a in extra_args if a.startswith("--")
-        )
+        flag_sets = tuple(s for s in model.flag_sets if s not in drop_flag_sets)
+        flags = tuple(a for s in flag_sets for a in self.flag_sets[s])
+        args = flags + tuple(extra_args) + target.serve_args
+        suffix = "".join(f"+{s}" for s in flag_sets) + "".join(f"-{s}" for s in drop_flag_sets
+                                                               if s in model.flag_sets)
+        suffix += "".join(f"+{a.lstrip('-')}={v}" for a, v in zip(extra_args[::2], extra_args[1::2]))
         if target.weights == "fixture":
-            peers = [
-                m.hf_id for m in self.models.values()
-                if m.fixture == model.fixture and m.flag_sets == model.flag_sets
-            ]
-            return ServeConfig(
-                name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
-                served_names=tuple(peers), args=args, env=dict(target.env),
-            )
-        return ServeConfig(
-            name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
-            served_names=(model.hf_id,), args=args, env=dict(target.env),
-        )
+            peers = [m.hf_id for m in self.models.values() if m.fixture == model.fixture and m.flag_sets == model.flag_sets]
+            return ServeConfig(name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
+                               served_names=tuple(peers), args=args, env=dict(target.env))
+        return ServeConfig(name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
+                           served_names=(model.hf_id,), args=args, env=dict(target.env))
 
 
 def _fmt_path(parts) -> str:
@@ -210,4 +209,5 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
             for n, m in data["models"].items()
         },
         fixtures=data["fixtures"],
+        flag_sets={name: tuple(args) for name, args in flag_sets.items()},
     )

@@ -18,7 +18,8 @@ from lfm_conformance.server import ServerError
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_MARKERS = {
     "requires(capability)": "the test applies only to models with this capability (others: not applicable)",
-    "slow": "starts its own vLLM servers (suite self-tests)",
+    "serve_config(extra_args=(), drop_flag_sets=())": "run the test on a server with extra arguments or "
+    "without some documented flag sets (a configuration of its own, shared and stopped like any other)",
 }
 
 
@@ -84,8 +85,9 @@ def pytest_generate_tests(metafunc):
     state = _state(metafunc.config)
     required = [m.args[0] for m in metafunc.definition.iter_markers("requires")]
     params = []
+    variant = _variant(metafunc.definition)
     for model in state.matrix.models.values():
-        serve = state.matrix.serve_config(model, state.target)
+        serve = state.matrix.serve_config(model, state.target, **variant)
         marks = [getattr(pytest.mark, model.marker), pytest.mark.xdist_group(serve.name)]
         marks += [getattr(pytest.mark, cap) for cap in model.capabilities]
         missing = [cap for cap in required if not model.has(cap)]
@@ -104,7 +106,7 @@ def pytest_collection_modifyitems(session, config, items):
     keyed = []
     for index, item in enumerate(items):
         model = _model_of(item)
-        key = state.matrix.serve_config(model, state.target).name if model else ""
+        key = state.matrix.serve_config(model, state.target, **_variant(item)).name if model else ""
         keyed.append((key, index, item))
         check = item.originalname
         if model is not None:
@@ -116,6 +118,14 @@ def pytest_collection_modifyitems(session, config, items):
     keyed.sort(key=lambda k: (k[0] != "", k[0], k[1]))
     items[:] = [item for _, _, item in keyed]
     state.remaining = Counter(k for k, _, _ in keyed if k)
+
+
+def _variant(node) -> dict:
+    marker = node.get_closest_marker("serve_config")
+    if marker is None:
+        return {}
+    return {"extra_args": tuple(marker.kwargs.get("extra_args", ())),
+            "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ()))}
 
 
 def _model_of(item):
@@ -160,8 +170,8 @@ def _model_path(state: RunState, config: matrix_mod.ServeConfig) -> str:
 
 
 @pytest.fixture
-def serve_config(model, matrix, target) -> matrix_mod.ServeConfig:
-    return matrix.serve_config(model, target)
+def serve_config(request, model, matrix, target) -> matrix_mod.ServeConfig:
+    return matrix.serve_config(model, target, **_variant(request.node))
 
 
 @pytest.fixture

@@ -92,3 +92,14 @@ def test_signal_mid_run_leaves_no_vllm_process(tmp_path, sig):
     while any(_group_alive(p) for p in pgids) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not [p for p in pgids if _group_alive(p)], "vLLM process group left behind"
+
+
+def test_xdist_two_workers_still_start_one_server_per_configuration(tmp_path):
+    result = run_pytest("suites/test_loading.py", "-n", "2", "-m", "model_1_2b", f"--reports={tmp_path}")
+    assert result.returncode == 0, result.stdout[-3000:]
+    started = [r for r in _records(tmp_path) if r["event"] == "started"]
+    configs = [r["config"] for r in started]
+    assert sorted(configs) == sorted(set(configs)) and len(configs) == 4, configs
+    assert {r["worker"] for r in started} == {"gw0", "gw1"}
+    assert "vLLM servers started: 4 for 4 distinct configurations" in result.stdout
+    assert not [r for r in started if _group_alive(r["pgid"])]
