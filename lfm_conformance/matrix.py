@@ -27,6 +27,7 @@ class Target:
     serve_args: tuple[str, ...]
     env: dict
     startup_timeout_s: float
+    logprob_tolerance: float  # max |served - reference| per-token logprob (nats) in the numerics check
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ServeConfig:
     served_names: tuple[str, ...]
     args: tuple[str, ...]  # everything after --model/--served-model-name
     env: dict = field(default_factory=dict)
+    variant: str | None = None  # fixture variant (e.g. "live-attention"); None for real weights
 
     @property
     def key(self) -> str:
@@ -96,7 +98,7 @@ class Matrix:
         return out
 
     def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = (),
-                     drop_flag_sets: tuple[str, ...] = ()) -> ServeConfig:
+                     drop_flag_sets: tuple[str, ...] = (), variant: str | None = None) -> ServeConfig:
         """The server a model runs on: its documented flags (minus `drop_flag_sets`, for checks of
         what a flag changes), `extra_args`, then the target's arguments. On fixture targets, models
         sharing a fixture and flags share one server (served under each model's HF id); with real
@@ -110,8 +112,9 @@ class Matrix:
         suffix += "".join(f"+{a.lstrip('-')}={v}" for a, v in zip(extra_args[::2], extra_args[1::2]))
         if target.weights == "fixture":
             peers = [m.hf_id for m in self.models.values() if m.fixture == model.fixture and m.flag_sets == model.flag_sets]
-            return ServeConfig(name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
-                               served_names=tuple(peers), args=args, env=dict(target.env))
+            fixture = model.fixture + (f"@{variant}" if variant else "")
+            return ServeConfig(name=f"{target_name}-{fixture}{suffix}", target=target, source=model.fixture,
+                               served_names=tuple(peers), args=args, env=dict(target.env), variant=variant)
         return ServeConfig(name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
                            served_names=(model.hf_id,), args=args, env=dict(target.env))
 
@@ -193,7 +196,7 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         min_vllm_version=data["vllm"]["min_version"],
         targets={
             n: Target(n, t["description"], t["weights"], tuple(t["serve_args"]), dict(t["env"]),
-                      float(t["startup_timeout_s"]))
+                      float(t["startup_timeout_s"]), float(t["logprob_tolerance"]))
             for n, t in data["targets"].items()
         },
         gpus={n: Gpu(n, g["memory_gb"], g["blackwell"]) for n, g in data["gpus"].items()},

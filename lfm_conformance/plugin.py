@@ -18,8 +18,9 @@ from lfm_conformance.server import ServerError
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_MARKERS = {
     "requires(capability)": "the test applies only to models with this capability (others: not applicable)",
-    "serve_config(extra_args=(), drop_flag_sets=())": "run the test on a server with extra arguments or "
-    "without some documented flag sets (a configuration of its own, shared and stopped like any other)",
+    "serve_config(extra_args=(), drop_flag_sets=(), variant=None)": "run the test on a server with extra "
+    "arguments, without some documented flag sets, or (CPU) on a fixture variant such as 'live-attention' "
+    "(a configuration of its own, shared and stopped like any other)",
 }
 
 
@@ -125,7 +126,8 @@ def _variant(node) -> dict:
     if marker is None:
         return {}
     return {"extra_args": tuple(marker.kwargs.get("extra_args", ())),
-            "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ()))}
+            "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ())),
+            "variant": marker.kwargs.get("variant")}
 
 
 def _model_of(item):
@@ -163,8 +165,12 @@ def server_pool(request):
 
 def _model_path(state: RunState, config: matrix_mod.ServeConfig) -> str:
     if config.target.weights == "fixture":
-        from fixtures import build
+        from fixtures import build, reference
 
+        if config.variant == reference.SUFFIX:
+            return str(reference.ensure(config.source, state.matrix))
+        if config.variant is not None:
+            raise ValueError(f"unknown fixture variant {config.variant!r}; allowed: {reference.SUFFIX}")
         return str(build.ensure(config.source, state.matrix, log=lambda _line: None))
     return config.source
 

@@ -1,0 +1,113 @@
+"""Context caps: the server enforces the context it reports, as vLLM defines the rule.
+
+vLLM 0.32's rule (vllm/renderers/params.py `_token_len_check`, vllm/entrypoints/serve/utils/
+api_utils.py `get_max_tokens`): a prompt may hold at most max_model_len tokens; max_tokens is
+clamped to max_model_len - prompt tokens ("Downstream clamping of the sampling max_tokens is
+handled by get_max_tokens()"); a request left no output token, or asking max_tokens above
+max_model_len, is rejected.
+"""
+from __future__ import annotations
+
+from lfm_conformance.checks import CheckFailed, excerpt
+
+
+def cap_reported(models_response: dict, served_name: str, cap: int) -> None:
+    """/v1/models reports the --max-model-len the server was started with."""
+    entries = {m.get("id"): m for m in models_response.get("data", [])}
+    if served_name not in entries:
+        raise CheckFailed(f"/v1/models does not list {served_name}", f"an entry with id {served_name!r}",
+                          f"ids {sorted(map(str, entries))}", excerpt(models_response))
+    observed = entries[served_name].get("max_model_len")
+    if observed != cap:
+        raise CheckFailed(f"/v1/models does not report the --max-model-len cap for {served_name}",
+                          f"max_model_len {cap} (--max-model-len {cap})", f"max_model_len {observed!r}",
+                          excerpt(entries[served_name]))
+
+
+def _error_message(status: int, body, expected: str, what: str) -> str:
+    """The error message of a rejection that must be HTTP 400; CheckFailed otherwise."""
+    if status >= 500:
+        raise CheckFailed(f"{what}: server error where a client error is due", expected, f"HTTP {status}",
+                          excerpt(body))
+    if status != 400:
+        raise CheckFailed(f"{what}: not rejected with HTTP 400", expected, f"HTTP {status}", excerpt(body))
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message:
+        raise CheckFailed(f"{what}: HTTP 400 without an error message", expected, "no error.message",
+                          excerpt(body))
+    return message
+
+
+def prompt_accepted(status: int, body, prompt_tokens: int, max_model_len: int) -> None:
+    """A prompt that fits (prompt tokens + max_tokens <= max_model_len) is served in full."""
+    expected = f"HTTP 200 for {prompt_tokens} prompt tokens within max_model_len {max_model_len}"
+    if status != 200:
+        raise CheckFailed("a prompt that fits the context was not served", expected, f"HTTP {status}",
+                          excerpt(body))
+    usage = body.get("usage") or {}
+    if usage.get("prompt_tokens") != prompt_tokens:
+        raise CheckFailed("the server counted a different prompt than was sent",
+                          f"usage.prompt_tokens {prompt_tokens}", f"usage {usage}", excerpt(body))
+    total = usage.get("total_tokens")
+    if not isinstance(total, int) or total > max_model_len:
+        raise CheckFailed("the request ran past the context", f"usage.total_tokens <= {max_model_len}",
+                          f"usage {usage}", excerpt(body))
+
+
+def prompt_over_context_rejected(status: int, body, limit: int, prompt_tokens: int) -> None:
+    """A prompt longer than max_model_len: HTTP 400 naming the context limit and the prompt size."""
+    expected = (f"HTTP 400 \"This model's maximum context length is {limit} tokens. However, your prompt "
+                f"contains at least {prompt_tokens} input tokens ...\"")
+    message = _error_message(status, body, expected, f"a prompt of {prompt_tokens} tokens over a {limit}-token context")
+    if f"maximum context length is {limit} tokens" not in message:
+        raise CheckFailed("the rejection does not name the context limit", expected, message, excerpt(body))
+    if str(prompt_tokens) not in message:
+        raise CheckFailed("the rejection does not name the prompt size", expected, message, excerpt(body))
+
+
+def no_room_for_output_rejected(status: int, body, limit: int) -> None:
+    """A prompt of exactly max_model_len tokens leaves no room for one output token: HTTP 400."""
+    expected = (f"HTTP 400: a {limit}-token prompt leaves 0 of max_model_len {limit} for output "
+                f"(vLLM 0.32: \"max_tokens must be at least 1, got 0.\")")
+    _error_message(status, body, expected, f"a prompt filling the whole {limit}-token context")
+
+
+def max_tokens_clamped(status: int, body, prompt_tokens: int, max_model_len: int) -> None:
+    """prompt + max_tokens over max_model_len: served with max_tokens clamped to what is left
+    (the request sets ignore_eos, so the reply runs until the clamp)."""
+    left = max_model_len - prompt_tokens
+    expected = (f"HTTP 200, max_tokens clamped to max_model_len - prompt = {left}: "
+                f"completion_tokens {left}, finish_reason 'length'")
+    if status >= 500:
+        raise CheckFailed("prompt + max_tokens over the context: server error", expected, f"HTTP {status}",
+                          excerpt(body))
+    if status != 200:
+        raise CheckFailed("prompt + max_tokens over the context: rejected instead of clamped", expected,
+                          f"HTTP {status}", excerpt(body))
+    usage = body.get("usage") or {}
+    choices = body.get("choices") or [{}]
+    finish = choices[0].get("finish_reason")
+    if usage.get("completion_tokens") != left or finish != "length":
+        raise CheckFailed("max_tokens was not clamped to the context left", expected,
+                          f"completion_tokens {usage.get('completion_tokens')!r}, finish_reason {finish!r}",
+                          excerpt(body))
+    if usage.get("total_tokens") != max_model_len:
+        raise CheckFailed("the request did not end at the context limit", f"usage.total_tokens {max_model_len}",
+                          f"usage {usage}", excerpt(body))
+
+
+def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: int) -> None:
+    """max_tokens alone above max_model_len: HTTP 400 naming both."""
+    expected = (f"HTTP 400 \"max_tokens={max_tokens} cannot be greater than max_model_len={limit}. "
+                f"Please request fewer output tokens.\"")
+    message = _error_message(status, body, expected, f"max_tokens {max_tokens} over a {limit}-token context")
+    if f"max_model_len={limit}" not in message or str(max_tokens) not in message:
+        raise CheckFailed("the rejection does not name max_tokens and the context limit", expected, message,
+                          excerpt(body))
+
+
+def healthy(status: int, after: str) -> None:
+    """GET /health is 200 after a request the server rejected."""
+    if status != 200:
+        raise CheckFailed(f"the server is unhealthy after {after}", "GET /health 200", f"HTTP {status}")

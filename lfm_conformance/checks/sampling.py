@@ -1,0 +1,129 @@
+"""Sampling presets: per-request client defaults the server honours, never server flags.
+
+Guide: "top_k, min_p, and repetition_penalty are vLLM extra sampling params — pass them via
+extra_body on the OpenAI client (or top-level in a raw /v1/... request)" and "Do not bake these
+into vllm serve — they are per-request client defaults, not server flags."
+"""
+from __future__ import annotations
+
+import json
+
+from lfm_conformance.checks import CheckFailed, excerpt
+
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
+                 "presence_penalty", "frequency_penalty")
+# vLLM serve flags that set server-wide sampling defaults (vllm/config/model.py
+# get_diff_sampling_param): --override-generation-config with sampling keys, and
+# --generation-config pointing at a folder of defaults ("auto" and "vllm" set none of their own).
+OVERRIDE_FLAG = "--override-generation-config"
+GENERATION_CONFIG_FLAG = "--generation-config"
+NEUTRAL_GENERATION_CONFIG = ("auto", "vllm")
+
+
+def reply_text(response: dict) -> str:
+    """What a chat or completion response generated: completion text, or chat reasoning + content."""
+    choices = response.get("choices") or []
+    if not choices:
+        return ""
+    choice = choices[0]
+    if "message" in choice:
+        message = choice.get("message") or {}
+        parts = (message.get("reasoning"), message.get("reasoning_content"), message.get("content"))
+        return "".join(p for p in parts if p)
+    return choice.get("text") or ""
+
+
+def accepted(status: int, body) -> None:
+    """The request carrying the preset was served: HTTP 200 with generated text."""
+    expected = "HTTP 200 with a reply (the guide's preset is a valid per-request sampling setting)"
+    if status != 200:
+        raise CheckFailed(f"the preset was not accepted (HTTP {status})", expected, f"HTTP {status}",
+                          excerpt(body))
+    if not reply_text(body).strip():
+        raise CheckFailed("the preset request returned no text", expected, "HTTP 200 with empty reply",
+                          excerpt(body))
+
+
+def takes_effect(a: list[str], b: list[str], what: str) -> None:
+    """b (sent with the parameter) differs from a (the same requests without it)."""
+    if a == b:
+        raise CheckFailed(f"{what} had no effect: the outputs with and without it are identical",
+                          f"{what} changes the output (the server honours it)",
+                          "identical outputs, as if the parameter were ignored", excerpt(b))
+
+
+def reproduces(outputs: list[str], reference: str, what: str) -> None:
+    """Every output equals the reference (e.g. the greedy output)."""
+    differing = [o for o in outputs if o != reference]
+    if differing:
+        raise CheckFailed(f"{what} did not reproduce the greedy output",
+                          f"every output equal to the greedy output {reference!r}",
+                          f"{len(differing)} of {len(outputs)} differ, e.g. {differing[0]!r}", excerpt(outputs))
+
+
+def rejected_client_error(status: int, body, parameter: str | None = None) -> None:
+    """An out-of-range sampling value: a 4xx whose message names the parameter, never a 5xx."""
+    expected = f"HTTP 4xx naming {parameter or 'the parameter'}"
+    if 200 <= status < 300:
+        raise CheckFailed(f"an out-of-range {parameter or 'sampling value'} was accepted", expected,
+                          f"HTTP {status}", excerpt(body))
+    if status >= 500:
+        raise CheckFailed(f"an out-of-range {parameter or 'sampling value'}: server error where a client "
+                          f"error is due", expected, f"HTTP {status}", excerpt(body))
+    if not 400 <= status < 500:
+        raise CheckFailed("an out-of-range sampling value: not a client error", expected, f"HTTP {status}",
+                          excerpt(body))
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    if not message:
+        raise CheckFailed("the rejection carries no error message", expected, "no error.message", excerpt(body))
+    if parameter and parameter not in message:
+        raise CheckFailed(f"the rejection does not name {parameter}", expected, message, excerpt(body))
+
+
+def _sampling_keys_in(value: str) -> list[str] | None:
+    """Sampling keys an --override-generation-config JSON value sets; None if it is not JSON."""
+    try:
+        data = json.loads(value)
+    except (TypeError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return [k for k in data if k in SAMPLING_KEYS]
+
+
+def _baked(command: list[str]) -> list[str]:
+    """Each argument of the command that sets a sampling default, with its value."""
+    found = []
+    args = [str(a) for a in command]
+    sampling_flags = {"--" + k.replace("_", "-") for k in SAMPLING_KEYS}
+    for i, arg in enumerate(args):
+        name, eq, inline = arg.partition("=")
+        if not name.startswith("--"):
+            continue
+        flag = "--" + name[2:].replace("_", "-")
+        value = inline if eq else (args[i + 1] if i + 1 < len(args) else "")
+        shown = arg if eq else f"{arg} {value}"
+        if flag in sampling_flags:
+            found.append(shown)
+        elif flag == OVERRIDE_FLAG:
+            keys = _sampling_keys_in(value)
+            if keys is None:
+                found.append(f"{shown} (not a JSON object: cannot tell what it sets)")
+            elif keys:
+                found.append(f"{shown} (sets {', '.join(keys)})")
+        elif flag.startswith(OVERRIDE_FLAG + "."):
+            if flag[len(OVERRIDE_FLAG) + 1:].replace("-", "_") in SAMPLING_KEYS:
+                found.append(shown)
+        elif flag == GENERATION_CONFIG_FLAG and value not in NEUTRAL_GENERATION_CONFIG:
+            found.append(f"{shown} (a folder of generation defaults)")
+    return found
+
+
+def no_sampling_flags(command: list[str]) -> None:
+    """The server command line sets no sampling defaults."""
+    found = _baked(command)
+    if found:
+        raise CheckFailed("the server command bakes sampling defaults into vllm serve",
+                          "no sampling flags (the guide: per-request client defaults, not server flags)",
+                          "; ".join(found), excerpt(" ".join(map(str, command))))

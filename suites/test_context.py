@@ -1,0 +1,129 @@
+"""Context caps. Guide: "Cap the context to fit a smaller GPU (models support up to 32K; 128K on
+8B-A1B)"; Server Flags Reference: `--max-model-len N` "Cap context (up to 32K; 128K on 8B-A1B)".
+
+Prompts are built by token count: a list of token ids (one plain word, from POST /tokenize) sent as
+the `prompt` of /v1/completions, so no chat template changes the count. vLLM 0.32's rule (see
+lfm_conformance/checks/context.py): prompt tokens <= max_model_len, max_tokens clamped to what is
+left, and a request with no output token left is rejected. At the documented context only cheap
+rejections run (refused before prefill); the accepted long prompts run under a 2048-token cap.
+(/v1/models at the documented context is checked by suites/test_loading.py.)
+"""
+import httpx
+import pytest
+
+from lfm_conformance.checks import context
+from lfm_conformance.server import ServerError
+
+CAP = 2048
+CAP_ARGS = ("--max-model-len", str(CAP))
+CLAMP_ROOM = 10  # output tokens left under the cap in the clamping test
+TIMEOUT_S = 300
+
+
+def _headers(server) -> dict:
+    return {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
+
+
+def _complete(server, model, token_ids: list[int], **params) -> tuple[int, dict]:
+    """Raw /v1/completions with a token-id prompt: the status and JSON body as the server sent them."""
+    body = {"model": model.hf_id, "prompt": token_ids, "temperature": 0, **params}
+    resp = httpx.post(server.url("/v1/completions"), json=body, headers=_headers(server), timeout=TIMEOUT_S)
+    return resp.status_code, resp.json()
+
+
+def _health(server) -> int:
+    return httpx.get(server.url("/health"), headers=_headers(server), timeout=30).status_code
+
+
+def _word_id(server, model) -> int:
+    """A plain word's token id (the first of " hello" without special tokens)."""
+    resp = httpx.post(server.url("/tokenize"), headers=_headers(server), timeout=30,
+                      json={"model": model.hf_id, "prompt": " hello", "add_special_tokens": False})
+    resp.raise_for_status()
+    return resp.json()["tokens"][0]
+
+
+def _release_when_last(request, server_pool, key: str, model_of) -> None:
+    """Stop the capped server after the last selected test that uses it (the pool keeps servers
+    of other configurations until the session ends)."""
+    items = request.session.items
+    later = items[items.index(request.node) + 1:]
+    if not any("capped_server" in item.fixturenames and model_of(item) == key for item in later):
+        server_pool.release(key)
+
+
+@pytest.fixture
+def capped_server(request, model, matrix, target, server_pool):
+    """A server for the test's model started with --max-model-len 2048."""
+    config = matrix.serve_config(model, target, extra_args=CAP_ARGS)
+
+    def key_of(item):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        return matrix.serve_config(params["model"], target, extra_args=CAP_ARGS).key if "model" in params else None
+
+    try:
+        srv = server_pool.get(config)
+    except ServerError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield srv
+        if not srv.alive():
+            pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
+    finally:
+        _release_when_last(request, server_pool, config.key, key_of)
+
+
+# -- at the documented context (the model's normal server) -------------------------------------
+def test_prompt_over_documented_context_rejected(model, server):
+    n = model.context + 1
+    status, body = _complete(server, model, [_word_id(server, model)] * n, max_tokens=1)
+    context.prompt_over_context_rejected(status, body, model.context, n)
+    context.healthy(_health(server), f"a {n}-token prompt")
+
+
+def test_prompt_filling_documented_context_rejected(model, server):
+    """model.context prompt tokens + max_tokens 1 is one token over the documented context."""
+    status, body = _complete(server, model, [_word_id(server, model)] * model.context, max_tokens=1)
+    context.no_room_for_output_rejected(status, body, model.context)
+    context.healthy(_health(server), f"a {model.context}-token prompt")
+
+
+# -- under a lowered cap (--max-model-len 2048) -------------------------------------------------
+def test_models_endpoint_reports_lowered_cap(model, capped_server):
+    context.cap_reported(capped_server.get_json("/v1/models"), model.hf_id, CAP)
+
+
+def test_prompt_fitting_lowered_cap_exactly_accepted(model, capped_server):
+    """CAP - 1 prompt tokens + max_tokens 1 = CAP: the largest request that fits."""
+    n = CAP - 1
+    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n, max_tokens=1)
+    context.prompt_accepted(status, body, n, CAP)
+
+
+def test_prompt_filling_lowered_cap_rejected(model, capped_server):
+    """CAP prompt tokens + max_tokens 1: one token over the cap."""
+    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * CAP, max_tokens=1)
+    context.no_room_for_output_rejected(status, body, CAP)
+    context.healthy(_health(capped_server), f"a {CAP}-token prompt")
+
+
+def test_prompt_over_lowered_cap_rejected(model, capped_server):
+    n = CAP + 1
+    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n, max_tokens=1)
+    context.prompt_over_context_rejected(status, body, CAP, n)
+    context.healthy(_health(capped_server), f"a {n}-token prompt")
+
+
+def test_max_tokens_past_lowered_cap_clamped(model, capped_server):
+    """Prompt + max_tokens over the cap: vLLM 0.32 clamps max_tokens to the room left."""
+    n = CAP - CLAMP_ROOM
+    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n,
+                             max_tokens=CLAMP_ROOM * 5, ignore_eos=True)
+    context.max_tokens_clamped(status, body, n, CAP)
+    context.healthy(_health(capped_server), "a request past the cap")
+
+
+def test_max_tokens_over_lowered_cap_rejected(model, capped_server):
+    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * 8, max_tokens=CAP + 1)
+    context.max_tokens_over_context_rejected(status, body, CAP, CAP + 1)
+    context.healthy(_health(capped_server), f"max_tokens {CAP + 1}")
