@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from lfm_conformance.checks import context
-from lfm_conformance.server import ServerError
 
 CAP = 2048
 CAP_ARGS = ("--max-model-len", str(CAP))
+capped = pytest.mark.serve_config(extra_args=CAP_ARGS)  # `server` is then the capped server
 CLAMP_ROOM = 10  # output tokens left under the cap in the clamping test
 TIMEOUT_S = 300
 
@@ -43,36 +43,6 @@ def _word_id(server, model) -> int:
     return resp.json()["tokens"][0]
 
 
-def _release_when_last(request, server_pool, key: str, model_of) -> None:
-    """Stop the capped server after the last selected test that uses it (the pool keeps servers
-    of other configurations until the session ends)."""
-    items = request.session.items
-    later = items[items.index(request.node) + 1:]
-    if not any("capped_server" in item.fixturenames and model_of(item) == key for item in later):
-        server_pool.release(key)
-
-
-@pytest.fixture
-def capped_server(request, model, matrix, target, server_pool):
-    """A server for the test's model started with --max-model-len 2048."""
-    config = matrix.serve_config(model, target, extra_args=CAP_ARGS)
-
-    def key_of(item):
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        return matrix.serve_config(params["model"], target, extra_args=CAP_ARGS).key if "model" in params else None
-
-    try:
-        srv = server_pool.get(config)
-    except ServerError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield srv
-        if not srv.alive():
-            pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
-    finally:
-        _release_when_last(request, server_pool, config.key, key_of)
-
-
 # -- at the documented context (the model's normal server) -------------------------------------
 def test_prompt_over_documented_context_rejected(model, server):
     n = model.context + 1
@@ -89,41 +59,47 @@ def test_prompt_filling_documented_context_rejected(model, server):
 
 
 # -- under a lowered cap (--max-model-len 2048) -------------------------------------------------
-def test_models_endpoint_reports_lowered_cap(model, capped_server):
-    context.cap_reported(capped_server.get_json("/v1/models"), model.hf_id, CAP)
+@capped
+def test_models_endpoint_reports_lowered_cap(model, server):
+    context.cap_reported(server.get_json("/v1/models"), model.hf_id, CAP)
 
 
-def test_prompt_fitting_lowered_cap_exactly_accepted(model, capped_server):
+@capped
+def test_prompt_fitting_lowered_cap_exactly_accepted(model, server):
     """CAP - 1 prompt tokens + max_tokens 1 = CAP: the largest request that fits."""
     n = CAP - 1
-    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n, max_tokens=1)
+    status, body = _complete(server, model, [_word_id(server, model)] * n, max_tokens=1)
     context.prompt_accepted(status, body, n, CAP)
 
 
-def test_prompt_filling_lowered_cap_rejected(model, capped_server):
+@capped
+def test_prompt_filling_lowered_cap_rejected(model, server):
     """CAP prompt tokens + max_tokens 1: one token over the cap."""
-    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * CAP, max_tokens=1)
+    status, body = _complete(server, model, [_word_id(server, model)] * CAP, max_tokens=1)
     context.no_room_for_output_rejected(status, body, CAP)
-    context.healthy(_health(capped_server), f"a {CAP}-token prompt")
+    context.healthy(_health(server), f"a {CAP}-token prompt")
 
 
-def test_prompt_over_lowered_cap_rejected(model, capped_server):
+@capped
+def test_prompt_over_lowered_cap_rejected(model, server):
     n = CAP + 1
-    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n, max_tokens=1)
+    status, body = _complete(server, model, [_word_id(server, model)] * n, max_tokens=1)
     context.prompt_over_context_rejected(status, body, CAP, n)
-    context.healthy(_health(capped_server), f"a {n}-token prompt")
+    context.healthy(_health(server), f"a {n}-token prompt")
 
 
-def test_max_tokens_past_lowered_cap_clamped(model, capped_server):
+@capped
+def test_max_tokens_past_lowered_cap_clamped(model, server):
     """Prompt + max_tokens over the cap: vLLM 0.32 clamps max_tokens to the room left."""
     n = CAP - CLAMP_ROOM
-    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * n,
+    status, body = _complete(server, model, [_word_id(server, model)] * n,
                              max_tokens=CLAMP_ROOM * 5, ignore_eos=True)
     context.max_tokens_clamped(status, body, n, CAP)
-    context.healthy(_health(capped_server), "a request past the cap")
+    context.healthy(_health(server), "a request past the cap")
 
 
-def test_max_tokens_over_lowered_cap_rejected(model, capped_server):
-    status, body = _complete(capped_server, model, [_word_id(capped_server, model)] * 8, max_tokens=CAP + 1)
+@capped
+def test_max_tokens_over_lowered_cap_rejected(model, server):
+    status, body = _complete(server, model, [_word_id(server, model)] * 8, max_tokens=CAP + 1)
     context.max_tokens_over_context_rejected(status, body, CAP, CAP + 1)
-    context.healthy(_health(capped_server), f"max_tokens {CAP + 1}")
+    context.healthy(_health(server), f"max_tokens {CAP + 1}")

@@ -137,10 +137,19 @@ def test_image_limit_without_flag_measured(model, serve_config, server, request,
         if status != 200:
             vision.server_healthy(_health(server), f"{count} images")
     largest = vision.largest_accepted(outcomes)
-    request.node.user_properties += [("image_limit_without_flag", largest), ("image_count_status", json.dumps(outcomes))]
+    request.node.user_properties += [("image_limit_without_flag", largest),
+                                     ("image_count_status", json.dumps(outcomes))]
     record_testsuite_property(f"image_limit_without_flag[{model.name}]", largest)  # junit (xunit2)
     print(f"{model.name} without {vision.LIMIT_FLAG}: largest accepted image count {largest} "
           f"(tried 1..{MEASURE_UP_TO}; HTTP status per count {outcomes})")
+
+
+@pytest.mark.serve_config(drop_flag_sets=("multi_image",))
+def test_without_flag_a_second_image_is_refused(model, server):
+    """The guide: "Allow more than one image per request with --limit-mm-per-prompt" — so without
+    the flag, two images are refused naming a limit of one."""
+    status, body = _post_chat(server, model, _images(2))
+    vision.rejected_with_limit(status, body, 1)
 
 
 @pytest.mark.parametrize("url", list(CORRUPT_URLS.values()), ids=list(CORRUPT_URLS))

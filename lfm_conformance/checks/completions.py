@@ -121,7 +121,8 @@ def stream_matches(chunks: list[dict], response: dict) -> None:
                           f"{excerpt(choice.get('text') or '')!r}", f"{excerpt(streamed)!r}",
                           f"{len(chunks)} chunks")
     if finish != choice.get("finish_reason"):
-        raise CheckFailed("the stream finished for a different reason", f"finish_reason {choice.get('finish_reason')!r}",
+        raise CheckFailed("the stream finished for a different reason",
+                          f"finish_reason {choice.get('finish_reason')!r}",
                           f"finish_reason {finish!r}")
 
 
