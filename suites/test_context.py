@@ -36,7 +36,7 @@ def _health(server) -> int:
 
 
 def _word_id(server, model) -> int:
-    """A plain word's token id (the first of " hello" without special tokens)."""
+    """A plain token's id: the first token of " hello", special tokens left out."""
     resp = httpx.post(server.url("/tokenize"), headers=_headers(server), timeout=30,
                       json={"model": model.hf_id, "prompt": " hello", "add_special_tokens": False})
     resp.raise_for_status()
