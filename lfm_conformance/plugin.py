@@ -3,7 +3,6 @@ deviations as strict expected failures, and the model x check grid at the end.""
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections import Counter
 from pathlib import Path

@@ -38,7 +38,7 @@ def test_server_exiting_at_startup_raises_with_log_tail(tmp_path):
         with server:
             pass
     message = str(info.value)
-    assert "exited with code" in message and f"last" in message and str(server.log_path) in message
+    assert "exited with code" in message and "last" in message and str(server.log_path) in message
     assert time.monotonic() - started < config.target.startup_timeout_s
     assert not _group_alive(server.proc.pid)
 

@@ -8,6 +8,7 @@ import math
 import re
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.http import server_healthy  # noqa: F401 (used by suites)
 
 BYTES_TOKEN = "bytes:"  # vLLM's spelling of a token that is not valid UTF-8 on its own
 END_TOKEN = re.compile(r"<\|[^|<>]+\|>|</s>")  # a special end-of-sequence token, e.g. <|im_end|>
@@ -150,6 +151,3 @@ def chat_refused_without_template(status: int, body) -> None:
                           "an error message about the chat template", excerpt(message), excerpt(body))
 
 
-def server_healthy(status: int, after: str) -> None:
-    if status != 200:
-        raise CheckFailed(f"the server is unhealthy after {after}", "GET /health 200", f"HTTP {status}")

@@ -9,6 +9,7 @@ max_model_len, is rejected.
 from __future__ import annotations
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.http import server_healthy as healthy  # noqa: F401 (used by suites)
 
 
 def cap_reported(models_response: dict, served_name: str, cap: int) -> None:
@@ -107,7 +108,3 @@ def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: 
                           excerpt(body))
 
 
-def healthy(status: int, after: str) -> None:
-    """GET /health is 200 after a request the server rejected."""
-    if status != 200:
-        raise CheckFailed(f"the server is unhealthy after {after}", "GET /health 200", f"HTTP {status}")

@@ -7,6 +7,7 @@ import json
 import re
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.http import error_message, server_healthy  # noqa: F401 (used by suites)
 
 LIMIT_FLAG = "--limit-mm-per-prompt"
 
@@ -24,19 +25,6 @@ def image_limit(serve_flags) -> int | None:
         limit = json.loads(value).get("image")
         return limit if isinstance(limit, int) else (limit or {}).get("count")
     return None
-
-
-def error_message(body) -> str:
-    """The error text of a vLLM/OpenAI error body ({"error": {"message"}} or {"message"})."""
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or "")
-        if isinstance(error, str):
-            return error
-        detail = body.get("message") or body.get("detail") or ""
-        return detail if isinstance(detail, str) else json.dumps(detail)
-    return "" if body is None else (body if isinstance(body, str) else json.dumps(body))
 
 
 def image_reply_ok(response: dict) -> None:
@@ -113,7 +101,3 @@ def largest_accepted(outcomes: dict[int, int]) -> int:
     return max((count for count, status in outcomes.items() if status == 200), default=0)
 
 
-def server_healthy(status: int, after: str) -> None:
-    """GET /health answers 200 after a request the server refused."""
-    if status != 200:
-        raise CheckFailed(f"the server is unhealthy after {after}", "GET /health 200", f"HTTP {status}")
