@@ -112,8 +112,8 @@ class Matrix:
         suffix += "".join(f"+{a.lstrip('-')}={v}" for a, v in zip(extra_args[::2], extra_args[1::2]))
         if target.weights == "fixture":
             peers = [m.hf_id for m in self.models.values() if m.fixture == model.fixture and m.flag_sets == model.flag_sets]
-            fixture = model.fixture + (f"@{variant}" if variant else "")
-            return ServeConfig(name=f"{target_name}-{fixture}{suffix}", target=target, source=model.fixture,
+            suffix += f"+variant={variant}" if variant else ""
+            return ServeConfig(name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
                                served_names=tuple(peers), args=args, env=dict(target.env), variant=variant)
         return ServeConfig(name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
                            served_names=(model.hf_id,), args=args, env=dict(target.env))

@@ -85,6 +85,7 @@ class ServerPool:
         if self.record_file is None:
             return
         entry = {"event": event, "time": time.time(), "worker": os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                 "test": os.environ.get("PYTEST_CURRENT_TEST"),
                  **server.record()}
         self.record_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.record_file, "a", encoding="utf-8") as fh:

@@ -33,3 +33,21 @@ def test_strict_markers_accept_every_matrix_marker():
                         "model_vl_1_6b or tools or reasoning or completions or chat", "--collect-only", "-q",
                         timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_xdist_loadgroup_keeps_each_group_on_one_worker(tmp_path):
+    """The installed pytest + pytest-xdist really group by xdist_group (pytest 9.2 + xdist 3.8 do not)."""
+    (tmp_path / "test_groups.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.parametrize('n', [pytest.param(i, marks=pytest.mark.xdist_group(f'g{i % 2}')) for i in range(8)])\n"
+        "def test_member(n):\n    pass\n")
+    import subprocess
+    import sys
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-v", "-p", "no:cacheprovider",
+                             "-c", "/dev/null", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    workers = {}
+    for line in result.stdout.splitlines():
+        found = re.search(r"\[(gw\d)\].* PASSED .*test_member\[(\d)\]", line)
+        if found:
+            workers.setdefault(int(found.group(2)) % 2, set()).add(found.group(1))
+    assert set(workers) == {0, 1} and all(len(w) == 1 for w in workers.values()), result.stdout[-2000:]
