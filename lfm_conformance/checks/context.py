@@ -9,15 +9,13 @@ max_model_len, is rejected.
 from __future__ import annotations
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.loading import listed_entry
 from lfm_conformance.checks.http import server_healthy as healthy  # noqa: F401 (used by suites)
 
 
 def cap_reported(models_response: dict, served_name: str, cap: int) -> None:
     """/v1/models reports the --max-model-len the server was started with."""
-    entries = {m.get("id"): m for m in models_response.get("data", [])}
-    if served_name not in entries:
-        raise CheckFailed(f"/v1/models does not list {served_name}", f"an entry with id {served_name!r}",
-                          f"ids {sorted(map(str, entries))}", excerpt(models_response))
+    entries = {served_name: listed_entry(models_response, served_name)}
     observed = entries[served_name].get("max_model_len")
     if observed != cap:
         raise CheckFailed(f"/v1/models does not report the --max-model-len cap for {served_name}",

@@ -8,12 +8,18 @@ from lfm_conformance.checks import CheckFailed, excerpt
 RESOLVED_ARCH = re.compile(r"Resolved architecture: (\w+)")
 
 
-def model_listed(models_response: dict, served_name: str, max_model_len: int) -> None:
-    """/v1/models lists the served name with the documented context as max_model_len."""
+def listed_entry(models_response: dict, served_name: str) -> dict:
+    """The /v1/models entry of the served name."""
     entries = {m.get("id"): m for m in models_response.get("data", [])}
     if served_name not in entries:
         raise CheckFailed(f"/v1/models does not list {served_name}", f"an entry with id {served_name!r}",
                           f"ids {sorted(map(str, entries))}", excerpt(models_response))
+    return entries[served_name]
+
+
+def model_listed(models_response: dict, served_name: str, max_model_len: int) -> None:
+    """/v1/models lists the served name with the documented context as max_model_len."""
+    entries = {served_name: listed_entry(models_response, served_name)}
     observed = entries[served_name].get("max_model_len")
     if observed != max_model_len:
         raise CheckFailed(f"/v1/models reports the wrong max_model_len for {served_name}",
