@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,5 +31,7 @@ def run_pytest(*args, timeout=900, **popen) -> subprocess.CompletedProcess:
     """pytest in a child process, from the repository root, so the plugin runs as users run it."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("PYTEST_XDIST_WORKER", None)
+    if not any(str(a).startswith("--reports") for a in args):  # never touch the outer run's reports/
+        args = (*args, f"--reports={tempfile.mkdtemp(prefix='lfmc-reports-')}")
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:randomly", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout, env=env, **popen)
