@@ -9,18 +9,14 @@ max_model_len, is rejected.
 from __future__ import annotations
 
 from lfm_conformance.checks import CheckFailed, excerpt
-from lfm_conformance.checks.loading import listed_entry
+from lfm_conformance.checks.loading import model_listed
 from lfm_conformance.checks.http import server_healthy as healthy  # noqa: F401 (used by suites)
 
 
 def cap_reported(models_response: dict, served_name: str, cap: int) -> None:
     """/v1/models reports the --max-model-len the server was started with."""
-    entries = {served_name: listed_entry(models_response, served_name)}
-    observed = entries[served_name].get("max_model_len")
-    if observed != cap:
-        raise CheckFailed(f"/v1/models does not report the --max-model-len cap for {served_name}",
-                          f"max_model_len {cap} (--max-model-len {cap})", f"max_model_len {observed!r}",
-                          excerpt(entries[served_name]))
+    model_listed(models_response, served_name, cap, source=f"--max-model-len {cap}",
+                 problem="does not report the --max-model-len cap")
 
 
 def _error_message(status: int, body, expected: str, what: str) -> str:

@@ -17,14 +17,14 @@ def listed_entry(models_response: dict, served_name: str) -> dict:
     return entries[served_name]
 
 
-def model_listed(models_response: dict, served_name: str, max_model_len: int) -> None:
-    """/v1/models lists the served name with the documented context as max_model_len."""
-    entries = {served_name: listed_entry(models_response, served_name)}
-    observed = entries[served_name].get("max_model_len")
+def model_listed(models_response: dict, served_name: str, max_model_len: int,
+                 source: str = "documented context", problem: str = "reports the wrong max_model_len") -> None:
+    """/v1/models lists the served name with max_model_len (the documented context by default)."""
+    entry = listed_entry(models_response, served_name)
+    observed = entry.get("max_model_len")
     if observed != max_model_len:
-        raise CheckFailed(f"/v1/models reports the wrong max_model_len for {served_name}",
-                          f"max_model_len {max_model_len} (documented context)", f"max_model_len {observed!r}",
-                          excerpt(entries[served_name]))
+        raise CheckFailed(f"/v1/models {problem} for {served_name}", f"max_model_len {max_model_len} ({source})",
+                          f"max_model_len {observed!r}", excerpt(entry))
 
 
 def architecture_resolved(server_log: str, expected: str) -> None:
