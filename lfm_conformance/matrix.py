@@ -160,11 +160,7 @@ def validate(data, source: str) -> None:
         best = jsonschema.exceptions.best_match(errors)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise MatrixError(f"{source}: {_fmt_path(best.absolute_path)}: {_describe(best)}{more}")
-    markers: dict[str, str] = {}
-    for name, row in data["models"].items():
-        for cap in CAPABILITIES:
-            if row["marker"] == cap:
-                raise MatrixError(f"{source}: models.{name}.marker: {cap!r} is a capability marker")
+    for name, row in data["models"].items():  # the schema's `^model_` marker pattern keeps markers apart from capabilities
         if "completions" in row["capabilities"] and "chat" in row["capabilities"]:
             raise MatrixError(f"{source}: models.{name}.capabilities: 'completions' (completions-only) "
                               f"excludes 'chat'")
@@ -172,7 +168,6 @@ def validate(data, source: str) -> None:
         if fixture_arch != row["architecture"]:
             raise MatrixError(f"{source}: models.{name}.fixture: {row['fixture']!r} is a {fixture_arch}; "
                               f"the model is a {row['architecture']}")
-        markers.setdefault(row["marker"], name)
 
 
 def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:

@@ -8,7 +8,7 @@ import math
 import re
 
 from lfm_conformance.checks import CheckFailed, excerpt
-from lfm_conformance.checks.http import server_healthy  # noqa: F401 (used by suites)
+from lfm_conformance.checks.http import error_message, server_healthy  # noqa: F401 (server_healthy: used by suites)
 
 BYTES_TOKEN = "bytes:"  # vLLM's spelling of a token that is not valid UTF-8 on its own
 END_TOKEN = re.compile(r"<\|[^|<>]+\|>|</s>")  # a special end-of-sequence token, e.g. <|im_end|>
@@ -127,18 +127,9 @@ def stream_matches(chunks: list[dict], response: dict) -> None:
                           f"finish_reason {finish!r}")
 
 
-def _error_message(body) -> str:
-    if isinstance(body, dict):
-        error = body.get("error")
-        if isinstance(error, dict):
-            return str(error.get("message") or "")
-        return str(body.get("message") or error or "")
-    return "" if body is None else str(body)
-
-
 def chat_refused_without_template(status: int, body) -> None:
     """A chat request to a model with no chat template: a 4xx whose message says so, not a 5xx."""
-    message = _error_message(body)
+    message = error_message(body)
     if status == 200:
         raise CheckFailed("a chat request to the Base model was answered",
                           "HTTP 4xx: the model has no chat template", "HTTP 200", excerpt(body))
