@@ -50,10 +50,12 @@ class ResultsCollector:
         self.started = time.time()
         self.records: dict[str, dict] = {}  # by node id
         self.selected = False  # whether the selection holds conformance checks
+        self._hardware: dict | None = None  # read once, on first use
+        self._where_label: str | None = None
         self.results: dict | None = None
 
     def pytest_collection_finish(self, session):
-        self.selected = any("model" in dict(item.user_properties) for item in session.items)
+        self.selected = self.selected or any("model" in dict(item.user_properties) for item in session.items)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node, ids):
@@ -94,7 +96,7 @@ class ResultsCollector:
                 "evidence": None, "deviation": None, "figures": []}
 
     def _where(self) -> str:
-        if not hasattr(self, "_where_label"):
+        if self._where_label is None:
             self._hardware = hardware()
             self._where_label = where_label(self.state.target, self.state.matrix, self._hardware)
         return self._where_label
@@ -115,8 +117,9 @@ class ResultsCollector:
         matrix = self.state.matrix
         commit, dirty = suite_commit()
         finished = time.time()
+        where = self._where()  # also reads the hardware
         run = {
-            "where": self._where(), "target": self.state.target,
+            "where": where, "target": self.state.target,
             "started": _iso(self.started), "finished": _iso(finished),
             "duration_s": round(finished - self.started, 1), "exit_status": exit_status,
             "args": list(self.config.invocation_params.args),
@@ -125,7 +128,7 @@ class ResultsCollector:
             "suite_commit": commit, "suite_dirty": dirty,
             "matrix_file": str(matrix.path), "matrix_sha256": matrix.sha256,
             "deviations_file": str(self.config.getoption("--deviations")),
-            "environment": {**environment(), "hardware": self._hardware if hasattr(self, "_hardware") else hardware()},
+            "environment": {**environment(), "hardware": self._hardware},
             "servers": servers(self.state.servers_file),
         }
         return redact.redact_tree(assemble([run], records), secrets)

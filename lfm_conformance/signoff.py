@@ -72,7 +72,10 @@ def _cell_line(recs: list[dict], where: str | None) -> dict:
     text = f"{grid.SYMBOL[status]} ({len(recs)})"
     if status == "known-deviation":
         note = ", ".join(dict.fromkeys((r["deviation"] or {}).get("id") or r["check"] for r in worst))
-    elif status in ("fail", "error", "unexpected-pass", "skipped"):
+    elif status == "unexpected-pass":
+        note = ", ".join(dict.fromkeys((r["deviation"] or {}).get("id") or r["check"] for r in worst))
+        note += " no longer happens"
+    elif status in ("fail", "error", "skipped"):
         note = f"{worst[0]['check']}{_case(worst[0])}: {worst[0]['reason']}"
         note += f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
     elif status == "not-applicable":
@@ -247,7 +250,7 @@ def render_markdown(doc: dict) -> str:
                            f["figure"].get("kind", "-"), _figure_text(f["figure"])] for f in figs])
     out += ["## Environment", ""]
     for run in doc["runs"]:
-        out += [f"### {run['where']}", ""] + _md_table(["", ""], [list(row) for row in environment_rows(run)])
+        out += [f"### {run['where']}", ""] + _md_table(["", "value"], [list(row) for row in environment_rows(run)])
         out += _md_table(["server configuration", "ready (s)", "command (secrets redacted)"],
                          [[s["config"], _fmt(s["ready_s"]), f"`{s['command']}`"] for s in run["servers"]])
     out += ["## Every check", ""]
@@ -292,10 +295,10 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_table(header: list[str], rows: list[list[str]], cls: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+def _html_table(header: list[str] | None, rows: list[list[str]]) -> str:
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}"><tr>{head}</tr>{body}</table>'
+    return f"<table>{head}{body}</table>"
 
 
 def _small(note: str) -> str:
@@ -378,7 +381,7 @@ def render_html(doc: dict) -> str:
     parts.append("<h2>Environment</h2>")
     for run in doc["runs"]:
         parts.append(f"<h3>{_e(run['where'])}</h3>"
-                     + _html_table(["", ""], [[f"<b>{_e(k)}</b>", _e(v)] for k, v in environment_rows(run)]))
+                     + _html_table(None, [[f"<b>{_e(k)}</b>", _e(v)] for k, v in environment_rows(run)]))
         if run["servers"]:
             parts.append(f"<details><summary>{len(run['servers'])} vLLM server configurations (command lines, "
                          f"secrets redacted)</summary>" + _html_table(

@@ -2,6 +2,7 @@
 come from the workers' reports on the controller) of hand-written checks with every outcome, with
 secrets in the environment that must not reach any report file. No vLLM server is started."""
 import json
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -204,6 +205,19 @@ def test_plain_run_writes_junit_without_being_asked(tmp_path):
     assert "SIGN-OFF (selection: -m 'model_1_2b'): 5 checks on cpu" in (reports / "signoff.md").read_text()
 
 
+def test_a_run_without_conformance_checks_writes_no_sign_off(tmp_path):
+    """The project's own unit tests alone leave the last conformance report in place."""
+    (tmp_path / "test_unit.py").write_text("def test_unit():\n    pass\n")
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "signoff.md").write_text("the last conformance run's report")
+    proc = run_pytest(str(tmp_path / "test_unit.py"), "-p", "lfm_conformance.plugin", f"--reports={reports}",
+                      timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (reports / "junit.xml").exists() and not (reports / "results.json").exists()
+    assert (reports / "signoff.md").read_text() == "the last conformance run's report"
+
+
 # -- unit tests on the pieces ---------------------------------------------------------------------
 def test_case_is_the_parameters_besides_the_model():
     assert results._case("s/test_t.py::test_x[LFM2.5-230M-cpu]", "LFM2.5-230M-cpu") is None
@@ -240,3 +254,15 @@ def test_a_run_without_checks_blocks():
 
     doc = results_factory.doc(records=[])
     assert doc["summary"]["verdict"] == "BLOCKED" and doc["summary"]["notes"] == ["no conformance check ran"]
+
+
+def test_gpu_hardware_from_nvidia_smi(tmp_path, monkeypatch):
+    """nvidia-smi's answer as an H200 machine gave it (2026-11-27), from a stand-in on PATH."""
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H200, 143771 MiB, 580.159.04'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    hw = results.hardware()
+    assert hw == {"kind": "gpu", "name": "NVIDIA H200", "count": 1,
+                  "gpus": [{"name": "NVIDIA H200", "memory": "143771 MiB", "driver": "580.159.04"}]}
+    assert results.where_label("gpu", matrix_mod.load(), hw) == "H200"
