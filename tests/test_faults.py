@@ -139,7 +139,7 @@ def test_server_never_healthy_fails_within_its_startup_timeout(tmp_path, matrix_
     out = result.stdout
     assert result.returncode == 1, out[-3000:]
     assert "not healthy after 3 s (startup_timeout_s of target cpu)" in out and "--- last" in out
-    assert elapsed < 90, f"took {elapsed:.0f} s"  # import + 3 s + teardown, not the CI limit
+    assert elapsed < 120, f"took {elapsed:.0f} s"  # imports + 3 s + teardown, far below the 300 s default
     _assert_no_group_left(tmp_path)
 
 
