@@ -26,6 +26,7 @@ SCHEMA = {
             "check": {"type": "string", "pattern": "^test_"},
             "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             "targets": {"type": "array", "items": {"type": "string"}},
+            "cases": {"type": "array", "items": {"type": "string"}, "minItems": 1},
             "vllm": {"type": "string"},
             "documented": {"type": "string"},
             "observed": {"type": "string"},
@@ -54,6 +55,7 @@ class Deviation:
     documented: str
     observed: str
     evidence: str
+    cases: tuple[str, ...] | None = None  # ids of the test's `case` parameter (table-driven suites)
 
     def reason(self) -> str:
         return f"known deviation {self.id} (vLLM {self.vllm}): documented: {self.documented}; observed: {self.observed}"
@@ -64,7 +66,7 @@ class KnownDeviations:
         self.entries = entries
         self.vllm_version = vllm_version
 
-    def match(self, check: str, model: str, target: str) -> Deviation | None:
+    def match(self, check: str, model: str, target: str, case: str | None = None) -> Deviation | None:
         if self.vllm_version is None:
             return None
         version = Version(self.vllm_version)
@@ -72,6 +74,8 @@ class KnownDeviations:
             if dev.check != check or (model not in dev.models and "*" not in dev.models):
                 continue
             if dev.targets is not None and target not in dev.targets:
+                continue
+            if dev.cases is not None and case not in dev.cases:
                 continue
             if version in SpecifierSet(dev.vllm):
                 return dev
@@ -89,7 +93,7 @@ def load(path: Path = DEFAULT_FILE, vllm_version: str | None = "installed") -> K
         raise ValueError(f"{path}: {where or '(top level)'}: {exc.message}") from None
     entries = [
         Deviation(d["id"], d["check"], tuple(d["models"]), tuple(d["targets"]) if "targets" in d else None,
-                  d["vllm"], d["documented"], d["observed"], d["evidence"])
+                  d["vllm"], d["documented"], d["observed"], d["evidence"], tuple(d["cases"]) if "cases" in d else None)
         for d in data
     ]
     return KnownDeviations(entries, vllm_version)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import deviations, grid
-from lfm_conformance import results
+from lfm_conformance import deviations, grid, preflight, results, robustness
 from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.pool import ServerPool
@@ -22,6 +21,7 @@ STATIC_MARKERS = {
     "serve_config(extra_args=(), drop_flag_sets=(), variant=None)": "run the test on a server with extra "
     "arguments, without some documented flag sets, or (CPU) on a fixture variant such as 'live-attention' "
     "(a configuration of its own, shared and stopped like any other)",
+    "robustness": "the endpoint under malformed and hostile requests and abrupt clients",
 }
 
 
@@ -32,6 +32,12 @@ def pytest_addoption(parser):
     group.addoption("--reports", default=str(ROOT / "reports"), help="report directory (default: reports/)")
     group.addoption("--deviations", default=str(deviations.DEFAULT_FILE),
                     help="known deviations file (default: suites/known_deviations.yaml)")
+    group.addoption("--api-key-env", default=None, metavar="NAME",
+                    help="name of an environment variable holding an API key: servers are started with "
+                         "--api-key and every request sends it (the key itself never goes on a command line)")
+    group.addoption("--restart-dead-servers", action="store_true", default=False,
+                    help="restart a server that died mid-run once, instead of failing the rest of its "
+                         "configuration's tests (default: off)")
 
 
 def pytest_configure(config):
@@ -51,6 +57,13 @@ def pytest_configure(config):
     except (OSError, ValueError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = RunState(matrix, target, reports, known)
+    try:
+        config.stash[STATE].api_key = preflight.api_key_from_env(config.getoption("--api-key-env"))
+        if not hasattr(config, "workerinput"):
+            preflight.writable_reports_dir(reports)
+    except preflight.PreflightError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.pluginmanager.register(robustness.Summary(), "lfm-conformance-robustness-figures")
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
@@ -72,6 +85,7 @@ class RunState:
         self.remaining: Counter = Counter()
         self.pool: ServerPool | None = None
         self.known = known
+        self.api_key: str | None = None  # from --api-key-env
 
 
 STATE = pytest.StashKey[RunState]()
@@ -115,7 +129,8 @@ def pytest_collection_modifyitems(session, config, items):
         if model is not None:
             suite = item.path.stem.removeprefix("test_")
             item.user_properties += [("model", model.name), ("suite", suite), ("check", check), ("config", key)]
-            deviation = state.known.match(check, model.name, state.target)
+            case = getattr(item.callspec.params.get("case"), "id", None)
+            deviation = state.known.match(check, model.name, state.target, case=case)
             if deviation is not None:
                 # Only the check's own verdict counts as the deviation; any other error stays an error.
                 item.add_marker(pytest.mark.xfail(strict=True, raises=CheckFailed, reason=deviation.reason()))
@@ -159,7 +174,8 @@ def server_pool(request):
             reporter.write_line(line)
 
     state.pool = ServerPool(state.reports / "logs", lambda cfg: _model_path(state, cfg),
-                            record_file=state.servers_file, log=log)
+                            record_file=state.servers_file, log=log, api_key=state.api_key,
+                            restart_dead=request.config.getoption("--restart-dead-servers"))
     try:
         yield state.pool
     finally:
@@ -193,6 +209,7 @@ def server(server_pool, serve_config):
         pytest.fail(str(exc), pytrace=False)
     yield srv
     if not srv.alive():
+        server_pool.notice_death(serve_config, srv)
         pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
 
 
@@ -241,6 +258,22 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(
             f"vLLM servers started: {len(started)} for {len(configs)} distinct configurations; "
             f"startup (s): " + ", ".join(f"{r['config']}={r['ready_s']:.1f}" for r in ready))
+        died = [r["config"] for r in records if r["event"] == "died"]
+        if died:
+            terminalreporter.write_line("vLLM servers that died mid-run: " + ", ".join(died), red=True)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """A crashed xdist worker cannot stop its servers: the controller ends the groups it recorded."""
+    if error:
+        ServerPool.end_left_behind(_state(node.config).servers_file, worker=node.gateway.id)
+
+
+def pytest_unconfigure(config):
+    """Last line of defence: no server group this run recorded outlives it."""
+    if STATE in config.stash and not hasattr(config, "workerinput"):
+        ServerPool.end_left_behind(config.stash[STATE].servers_file)
 
 
 def _server_records(path: Path) -> list[dict]:

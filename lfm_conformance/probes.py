@@ -46,6 +46,11 @@ def reply(probe_id: str, teach_style: str) -> str:
     return _load()["chat"][probe_id]["replies"][teach_style]
 
 
+def completion_reply(probe_id: str, teach_style: str) -> str:
+    """The continuation a CPU stand-in of this teach style was taught for a completion probe."""
+    return _load()["completions"][probe_id]["replies"][teach_style]
+
+
 def tool_schema(name: str) -> dict:
     return copy.deepcopy(_load()["tools"][name]["function"]["parameters"])
 

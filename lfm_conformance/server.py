@@ -79,6 +79,7 @@ class VllmServer:
         self.stop()
 
     def start(self) -> None:
+        self._refuse_bad_setup()
         if self.port is None:
             self.port = free_port(self.host)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -89,6 +90,19 @@ class VllmServer:
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
         self._started = time.monotonic()
+
+    def _refuse_bad_setup(self) -> None:
+        """One clear error, before a minute of vLLM start-up, for what would make the start fail."""
+        path = Path(self.model_path)
+        if (path.is_absolute() or self.model_path.startswith(".")) and not path.is_dir():
+            raise ServerError(f"model directory {self.model_path} for {self.config.name} does not exist")
+        if self.port is not None:
+            with socket.socket() as sock:
+                try:
+                    sock.bind((self.host, self.port))
+                except OSError as exc:
+                    raise ServerError(f"port {self.host}:{self.port} for {self.config.name} is not available "
+                                      f"({exc.strerror}); pick another port or none (a free one is chosen)") from None
 
     def wait_ready(self, timeout: float | None = None) -> None:
         timeout = self.config.target.startup_timeout_s if timeout is None else timeout

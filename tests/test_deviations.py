@@ -34,6 +34,14 @@ def test_target_restriction(tmp_path):
     assert known.match("test_reasoning_in_documented_field", "LFM2.5-1.2B-Thinking", "cpu") is None
 
 
+def test_case_restriction_for_table_driven_tests(tmp_path):
+    known = _load(tmp_path, [{**ENTRY, "cases": ["unknown-role"]}], "0.32.0")
+    check, model = "test_reasoning_in_documented_field", "LFM2.5-1.2B-Thinking"
+    assert known.match(check, model, "cpu", case="unknown-role") is not None
+    assert known.match(check, model, "cpu", case="malformed-json") is None
+    assert known.match(check, model, "cpu") is None
+
+
 def test_entry_without_evidence_is_rejected(tmp_path):
     entry = dict(ENTRY)
     del entry["evidence"]

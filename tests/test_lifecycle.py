@@ -32,7 +32,8 @@ def _group_alive(pgid: int) -> bool:
 def test_server_exiting_at_startup_raises_with_log_tail(tmp_path):
     m = matrix_mod.load()
     config = m.serve_config(m.models["LFM2.5-230M"], "cpu")
-    server = VllmServer(config, str(tmp_path / "no-such-model"), tmp_path)
+    (tmp_path / "empty-model").mkdir()  # exists (a missing one is refused before launch) but holds no model
+    server = VllmServer(config, str(tmp_path / "empty-model"), tmp_path)
     started = time.monotonic()
     with pytest.raises(ServerError) as info:
         with server:
