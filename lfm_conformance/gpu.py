@@ -40,6 +40,7 @@ class Fleet:
     nvidia_smi: dict[str, re.Pattern]  # GPU key -> name pattern
     modal: dict[str, str]  # GPU key -> Modal GPU string
     docker: dict[str, str]
+    modal_app: dict  # served_name, published_args
     context_caps: dict[str, dict[str, int]]  # model -> GPU key -> --max-model-len
 
 
@@ -56,7 +57,7 @@ def fleet(matrix: Matrix) -> Fleet:
     missing = sorted(set(matrix.gpus) - set(patterns))
     if missing:
         raise MatrixError(f"{matrix.path}: fleet.gpus: no entry for {', '.join(missing)}; every key of `gpus` needs one")
-    return Fleet(patterns, {k: r["modal"] for k, r in data["gpus"].items()}, dict(data["docker"]),
+    return Fleet(patterns, {k: r["modal"] for k, r in data["gpus"].items()}, dict(data["docker"]), dict(data["modal"]),
                  {m: dict(c) for m, c in data["context_caps"].items()})
 
 
