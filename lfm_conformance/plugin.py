@@ -143,8 +143,9 @@ class RunState:
             return model
         return dataclasses.replace(model, hf_id=self.remote.served_name)
 
-    def not_applicable(self, model, variant: dict) -> str | None:
-        """Why a model's test cannot run here: GPU not supported, or a server variant in remote mode."""
+    def not_applicable(self, model, variant: dict, fixturenames=()) -> str | None:
+        """Why a model's test cannot run here: GPU not supported, or in remote mode a server variant
+        or a local resource the endpoint cannot reach."""
         if self.gpu is not None:
             verdict = gpu_mod.select(self.matrix, model, self.gpu)
             if not verdict.applicable:
@@ -153,6 +154,8 @@ class RunState:
             config = self.matrix.serve_config(model, self.target, **variant)
             if config.name != self.remote.config.name:
                 return f"{NEEDS_CONTROL}: the check runs on server variant {config.name}"
+        if self.remote is not None and "image_host" in fixturenames and not self.remote.is_loopback():
+            return "not applicable: the remote endpoint cannot fetch images from this machine's 127.0.0.1 (remote mode)"
         return None
 
 
@@ -181,7 +184,7 @@ def pytest_generate_tests(metafunc):
         if missing:
             marks.append(pytest.mark.skip(
                 reason=f"not applicable: {model.name} has no {'/'.join(missing)} capability in the guide"))
-        elif (reason := state.not_applicable(model, variant)) is not None:
+        elif (reason := state.not_applicable(model, variant, metafunc.fixturenames)) is not None:
             marks.append(pytest.mark.skip(reason=reason))
         params.append(pytest.param(state.served(model), id=f"{model.name}-{state.target}", marks=marks))
     metafunc.parametrize("model", params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -32,6 +33,11 @@ class RemoteEndpoint:
         self.api_key = api_key
         self.vllm_version: str | None = None
         self.served_name = model_path  # the name requests use; set by probe()
+
+    def is_loopback(self) -> bool:
+        """The endpoint runs on this machine (so it can reach servers the suites start on 127.0.0.1)."""
+        host = urllib.parse.urlsplit(self.root).hostname or ""
+        return host in ("localhost", "::1") or host.startswith("127.")
 
     # -- the VllmServer interface the suites use --------------------------------------------------
     def url(self, path: str = "") -> str:
