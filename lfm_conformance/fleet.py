@@ -130,6 +130,12 @@ def web_url(app_name: str) -> str:
     return modal.Function.from_name(app_name, "serve").get_web_url().rstrip("/")
 
 
+def modal_cli(args: list[str], env: dict, log, check: bool = True) -> None:
+    """`modal <args>` with the pair's environment (MODEL, GPU, PUBLISHED_FLAGS), output to the pair's log."""
+    subprocess.run([sys.executable, "-m", "modal", *args], env=env, check=check, stdout=log,
+                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=ROOT)
+
+
 def run_pair(matrix: matrix_mod.Matrix, pair: Pair, out: Path, published_flags: bool = False,
              extra: tuple[str, ...] = ()) -> Path:
     """Deploy the pair's Modal app, wait for /health, run the suites in remote mode, stop the app.
@@ -138,18 +144,17 @@ def run_pair(matrix: matrix_mod.Matrix, pair: Pair, out: Path, published_flags: 
     reports.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **pair_env(pair, published_flags)}
     spec = serve_spec(matrix, pair.hf_id, pair.gpu, published_flags)
-    log = open(reports / "modal.log", "w", encoding="utf-8")
-    try:
-        subprocess.run([sys.executable, "-m", "modal", "deploy", str(MODAL_APP)], env=env, check=True,
-                       stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        url = web_url(spec["app"])
-        wait_healthy(url)
-        subprocess.run(suite_command(pair, url, reports, spec["served_name"], extra), cwd=ROOT, stdout=log,
-                       stderr=subprocess.STDOUT)
-    finally:
-        subprocess.run([sys.executable, "-m", "modal", "app", "stop", spec["app"]], env=env, stdout=log,
-                       stderr=subprocess.STDOUT, cwd=ROOT)
-        log.close()
+    with open(reports / "modal.log", "w", encoding="utf-8") as log:
+        try:
+            modal_cli(["deploy", str(MODAL_APP)], env, log)
+            url = web_url(spec["app"])
+            wait_healthy(url)
+            log.write(f"# suites against {url}\n")
+            log.flush()
+            subprocess.run(suite_command(pair, url, reports, spec["served_name"], extra), cwd=ROOT, stdout=log,
+                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        finally:
+            modal_cli(["app", "stop", "-y", spec["app"]], env, log, check=False)
     return reports
 
 
@@ -157,14 +162,15 @@ def merge_command(results: list[Path], out: Path) -> list[str]:
     return [sys.executable, "-m", "lfm_conformance.merge", *map(str, results), "--out", str(out)]
 
 
-def run(matrix: matrix_mod.Matrix, pairs: list[Pair], out: Path, jobs: int = 4, published_flags: bool = False) -> int:
+def run(matrix: matrix_mod.Matrix, pairs: list[Pair], out: Path, jobs: int = 4, published_flags: bool = False,
+        extra: tuple[str, ...] = ()) -> int:
     """Every applicable pair in parallel, then one merged sign-off in out/signoff. The plan (with
     every not-applicable pair and its reason) is written to out/plan.json."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.json").write_text(json.dumps([asdict(p) for p in pairs], indent=2))
     todo = [p for p in pairs if p.applicable]
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        folders = list(pool.map(lambda p: _run_logged(matrix, p, out, published_flags), todo))
+        folders = list(pool.map(lambda p: _run_logged(matrix, p, out, published_flags, extra), todo))
     results = [f / "results.json" for f in folders if f is not None and (f / "results.json").exists()]
     missing = [p.slug for p, f in zip(todo, folders) if f is None or not (f / "results.json").exists()]
     for slug in missing:
@@ -174,9 +180,9 @@ def run(matrix: matrix_mod.Matrix, pairs: list[Pair], out: Path, jobs: int = 4, 
     return 1 if missing or not results else 0
 
 
-def _run_logged(matrix, pair, out, published_flags):
+def _run_logged(matrix, pair, out, published_flags, extra):
     try:
-        return run_pair(matrix, pair, out, published_flags)
+        return run_pair(matrix, pair, out, published_flags, extra)
     except (subprocess.CalledProcessError, TimeoutError, OSError) as exc:
         print(f"{pair.slug}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return None

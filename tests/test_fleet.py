@@ -146,11 +146,8 @@ def test_modal_app_refuses_unsupported_pair(monkeypatch):
 
 def test_modal_cli_imports_the_app_without_contacting_modal():
     """`modal` itself loads the file (app discovery), with no token and no network."""
-    code = ("import modal.cli.import_refs as r, inspect, sys;"
-            "from modal._utils.async_utils import synchronizer;"
-            "ref = r.parse_import_ref('deploy/modal_app.py');"
-            "app = r.import_app_from_ref(ref) if hasattr(r, 'import_app_from_ref') else r.import_app(ref.file_or_module);"
-            "print(app.name)")
+    code = ("from modal.cli import import_refs as r;"
+            "print(r.import_app_from_ref(r.parse_import_ref('deploy/modal_app.py'), base_cmd='modal deploy').name)")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={"PATH": "/usr/bin:/bin", "HOME": str(ROOT / "nonexistent-home"), "GPU": "H200",
                                  "MODEL": "LFM2.5-VL-450M", "MODAL_SERVER_URL": "http://127.0.0.1:9"})
@@ -178,3 +175,23 @@ def test_nightly_is_scheduled_manual_and_uses_the_plan():
     assert "lfm_conformance.merge" in json.dumps(nightly["jobs"]["merge"])
     ci = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     assert "push" in ci[True] and any(s.get("run") == "bash .ci/run" for s in ci["jobs"]["tests"]["steps"])
+
+
+def test_run_merges_every_pairs_results_and_writes_the_plan(m, tmp_path, monkeypatch):
+    ran, merged = [], []
+
+    def fake_pair(matrix, pair, out, published_flags=False, extra=()):
+        ran.append(pair.slug)
+        (out / pair.slug).mkdir(parents=True)
+        (out / pair.slug / "results.json").write_text("{}")
+        return out / pair.slug
+
+    monkeypatch.setattr(fleet, "run_pair", fake_pair)
+    monkeypatch.setattr(fleet.subprocess, "run", lambda cmd, **kw: merged.append(cmd))
+    pairs = fleet.plan(m, ["LFM2.5-8B-A1B"], ["T4", "H100", "B200"])
+    assert fleet.run(m, pairs, tmp_path, jobs=2) == 0
+    assert sorted(ran) == ["LFM2.5-8B-A1B-B200", "LFM2.5-8B-A1B-H100"]
+    assert merged == [fleet.merge_command([tmp_path / "LFM2.5-8B-A1B-H100/results.json",
+                                           tmp_path / "LFM2.5-8B-A1B-B200/results.json"], tmp_path / "signoff")]
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert plan[0]["gpu"] == "T4" and plan[0]["reason"] == "LFM2.5-8B-A1B needs >= 24 GB; T4 has 16 GB"
