@@ -131,7 +131,8 @@ def _schema_for(data: dict) -> dict:
     from the file itself, so an unknown name is reported with the allowed values."""
     schema = json.loads(SCHEMA_PATH.read_text())
     defs = schema["$defs"]
-    for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets")):
+    for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets"),
+                          ("model_name", "models")):
         names = sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []
         defs[def_name] = {"enum": names}
     return schema

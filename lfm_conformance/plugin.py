@@ -2,6 +2,7 @@
 deviations as strict expected failures, and the model x check grid at the end."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 from collections import Counter
@@ -10,9 +11,11 @@ from pathlib import Path
 import pytest
 
 from lfm_conformance import deviations, grid, preflight, results, robustness
+from lfm_conformance import gpu as gpu_mod
 from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.pool import ServerPool
+from lfm_conformance.remote import NEEDS_CONTROL, RemoteEndpoint, RemoteError
 from lfm_conformance.server import ServerError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,7 +31,8 @@ STATIC_MARKERS = {
 def pytest_addoption(parser):
     group = parser.getgroup("lfm-conformance")
     group.addoption("--matrix", default=str(matrix_mod.DEFAULT_MATRIX), help="matrix file (default: matrix.yaml)")
-    group.addoption("--target", default="cpu", help="target from matrix.yaml `targets` (default: cpu)")
+    group.addoption("--target", default="auto", help="target from matrix.yaml `targets` (default: auto: gpu "
+                    "where nvidia-smi reports a GPU, else cpu)")
     group.addoption("--reports", default=str(ROOT / "reports"), help="report directory (default: reports/)")
     group.addoption("--deviations", default=str(deviations.DEFAULT_FILE),
                     help="known deviations file (default: suites/known_deviations.yaml)")
@@ -38,6 +42,14 @@ def pytest_addoption(parser):
     group.addoption("--restart-dead-servers", action="store_true", default=False,
                     help="restart a server that died mid-run once, instead of failing the rest of its "
                          "configuration's tests (default: off)")
+    # GPU target and remote mode (lfm_conformance/gpu.py, lfm_conformance/remote.py)
+    group.addoption("--gpu", default=None, help="GPU key from matrix.yaml `gpus` the run is for (default: the "
+                    "GPU nvidia-smi reports; in remote mode: none, no GPU selection)")
+    group.addoption("--base-url", default=None, help="remote mode: run against this already-running vLLM "
+                    "endpoint (e.g. http://127.0.0.1:8000) instead of starting servers")
+    group.addoption("--model", default=None, help="remote mode: the matrix.yaml model the endpoint serves")
+    group.addoption("--served-model-name", default=None, help="remote mode: the name the endpoint serves the "
+                    "model under (e.g. llm on the published Modal app; default: its HF id)")
 
 
 def pytest_configure(config):
@@ -46,6 +58,8 @@ def pytest_configure(config):
     except matrix_mod.MatrixError as exc:
         raise pytest.UsageError(str(exc)) from None
     target = config.getoption("--target")
+    if target == "auto":
+        target = gpu_mod.auto_target()
     if target not in matrix.targets:
         raise pytest.UsageError(f"--target {target!r}: not in {matrix.path} targets; "
                                 f"allowed values: {', '.join(matrix.targets)}")
@@ -53,8 +67,12 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{name}: {help_text}")
     reports = Path(config.getoption("--reports"))
     try:
-        known = deviations.load(Path(config.getoption("--deviations")))
-    except (OSError, ValueError) as exc:
+        host_gpu, remote = _gpu_and_remote(config, matrix, target)
+        vllm_version = remote.vllm_version if remote else deviations.installed_vllm_version()
+        gpu_mod.check_vllm_version(vllm_version, matrix.min_vllm_version,
+                                   f"the endpoint at {remote.root}" if remote else "installed vLLM")
+        known = deviations.load(Path(config.getoption("--deviations")), vllm_version=vllm_version)
+    except (OSError, ValueError, RemoteError, matrix_mod.MatrixError, preflight.PreflightError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = RunState(matrix, target, reports, known)
     try:
@@ -64,12 +82,51 @@ def pytest_configure(config):
     except preflight.PreflightError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(robustness.Summary(), "lfm-conformance-robustness-figures")
+    config.stash[STATE].gpu, config.stash[STATE].remote = host_gpu, remote
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
     results.register(config, config.stash[STATE])  # results.json, sign-off report, JUnit XML by default
     # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
     signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _gpu_and_remote(config, matrix, target):
+    """The GPU the run is for (None on CPU and in remote mode without --gpu) and the remote endpoint
+    (None unless --base-url); one clear error for anything wrong with them."""
+    gpu_key, base_url = config.getoption("--gpu"), config.getoption("--base-url")
+    host_gpu = None
+    if matrix.targets[target].weights == "hf" and (gpu_key or not base_url):
+        host_gpu = gpu_mod.host_gpu(matrix, gpu_key)
+    elif gpu_key:
+        raise ValueError(f"--gpu {gpu_key}: only with a GPU target (--target {target} serves fixtures)")
+    if not base_url:
+        for opt in ("--model", "--served-model-name"):
+            if config.getoption(opt):
+                raise ValueError(f"{opt}: only in remote mode (with --base-url)")
+        return host_gpu, None
+    name = config.getoption("--model")
+    if name not in matrix.models:
+        raise ValueError(f"--model {name!r}: remote mode needs the matrix.yaml model the endpoint serves; "
+                         f"allowed values: {', '.join(matrix.models)}")
+    api_key = preflight.api_key_from_env(config.getoption("--api-key-env"))
+    model = matrix.models[name]
+    remote = RemoteEndpoint(base_url, matrix.serve_config(model, target), model.hf_id, api_key)
+    remote.probe(config.getoption("--served-model-name") or model.hf_id)
+    return host_gpu, remote
+
+
+def pytest_report_header(config):
+    state = config.stash.get(STATE, None)
+    if state is None:
+        return None
+    line = f"lfm-conformance: target {state.target}"
+    if state.gpu is not None:
+        line += f" on {state.gpu.label()}, {state.gpu.memory_gb:g} GB"
+    if state.remote is not None:
+        line += (f"; remote endpoint {state.remote.root} serving {state.remote.served_name} "
+                 f"(vLLM {state.remote.vllm_version or 'version unknown'})")
+    return line
 
 
 def _raise_interrupt(signum, frame):
@@ -86,6 +143,29 @@ class RunState:
         self.pool: ServerPool | None = None
         self.known = known
         self.api_key: str | None = None  # from --api-key-env
+        self.gpu: gpu_mod.HostGpu | None = None  # the GPU target's GPU
+        self.remote: RemoteEndpoint | None = None  # remote mode's endpoint
+
+    def served(self, model):
+        """The model as requests name it: in remote mode under --served-model-name, if given."""
+        if self.remote is None or self.remote.served_name == model.hf_id:
+            return model
+        return dataclasses.replace(model, hf_id=self.remote.served_name)
+
+    def not_applicable(self, model, variant: dict, fixturenames=()) -> str | None:
+        """Why a model's test cannot run here: GPU not supported, or in remote mode a server variant
+        or a local resource the endpoint cannot reach."""
+        if self.gpu is not None:
+            verdict = gpu_mod.select(self.matrix, model, self.gpu)
+            if not verdict.applicable:
+                return gpu_mod.NOT_APPLICABLE + verdict.reason
+        if self.remote is not None and variant:
+            config = self.matrix.serve_config(model, self.target, **variant)
+            if config.name != self.remote.config.name:
+                return f"{NEEDS_CONTROL}: the check runs on server variant {config.name}"
+        if self.remote is not None and "image_host" in fixturenames and not self.remote.is_loopback():
+            return "not applicable: the remote endpoint cannot fetch images from this machine's 127.0.0.1 (remote mode)"
+        return None
 
 
 STATE = pytest.StashKey[RunState]()
@@ -104,6 +184,8 @@ def pytest_generate_tests(metafunc):
     params = []
     variant = _variant(metafunc.definition)
     for model in state.matrix.models.values():
+        if state.remote is not None and model.hf_id != state.remote.model_path:
+            continue  # remote mode tests the one model the endpoint serves
         serve = state.matrix.serve_config(model, state.target, **variant)
         marks = [getattr(pytest.mark, model.marker), pytest.mark.xdist_group(serve.name)]
         marks += [getattr(pytest.mark, cap) for cap in model.capabilities]
@@ -111,7 +193,9 @@ def pytest_generate_tests(metafunc):
         if missing:
             marks.append(pytest.mark.skip(
                 reason=f"not applicable: {model.name} has no {'/'.join(missing)} capability in the guide"))
-        params.append(pytest.param(model, id=f"{model.name}-{state.target}", marks=marks))
+        elif (reason := state.not_applicable(model, variant, metafunc.fixturenames)) is not None:
+            marks.append(pytest.mark.skip(reason=reason))
+        params.append(pytest.param(state.served(model), id=f"{model.name}-{state.target}", marks=marks))
     metafunc.parametrize("model", params)
 
 
@@ -196,15 +280,18 @@ def _model_path(state: RunState, config: matrix_mod.ServeConfig) -> str:
 
 @pytest.fixture
 def serve_config(request, model, matrix, target) -> matrix_mod.ServeConfig:
-    return matrix.serve_config(model, target, **_variant(request.node))
+    config = matrix.serve_config(model, target, **_variant(request.node))
+    host_gpu = _state(request.config).gpu
+    return gpu_mod.serve_config(matrix, config, model, host_gpu) if host_gpu else config
 
 
 @pytest.fixture
-def server(server_pool, serve_config):
-    """The running server for this test's model; the test errors with the log tail if it
-    cannot start, and fails with "server died" if it dies during the test."""
+def server(request, server_pool, serve_config):
+    """The running server for this test's model (in remote mode: the endpoint); the test errors
+    with the log tail if it cannot start, and fails with "server died" if it dies during the test."""
+    srv = _state(request.config).remote
     try:
-        srv = server_pool.get(serve_config)
+        srv = srv or server_pool.get(serve_config)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield srv
