@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import numbers
 from dataclasses import dataclass, field
 
 from lfm_conformance.matrix import Matrix, MatrixError, Model
@@ -150,8 +151,10 @@ def figures(result: dict) -> dict:
     out = {}
     for key in FIGURE_KEYS:
         value = result.get(key)
-        if isinstance(value, float) and not math.isfinite(value):
-            value = None
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            value = int(value)  # numpy numbers do not cross xdist
+        elif isinstance(value, numbers.Real):
+            value = float(value) if math.isfinite(value) else None
         out[key] = value
     return out
 

@@ -54,3 +54,15 @@ def test_bad_benchmarks_data_names_field_and_allowed_values(matrix_data, write_m
     with pytest.raises(matrix.MatrixError) as info:
         benchmarks.plan(matrix.load(path), "cpu")
     assert str(path) in str(info.value) and message in str(info.value)
+
+
+def test_figures_are_plain_json_numbers():
+    """vLLM's result dict holds numpy numbers, which xdist cannot send between processes."""
+    import json
+
+    import numpy as np
+
+    out = benchmarks.figures({"completed": np.int64(16), "failed": 0, "output_throughput": np.float64(310.5),
+                              "p99_itl_ms": float("nan"), "ttfts": [0.1, 0.2]})
+    assert type(out["completed"]) is int and type(out["output_throughput"]) is float and out["p99_itl_ms"] is None
+    assert "ttfts" not in out and json.loads(json.dumps(out))["completed"] == 16
