@@ -85,6 +85,7 @@ class Matrix:
     models: dict[str, Model]
     fixtures: dict[str, dict]
     flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    benchmarks: dict = field(default_factory=dict)  # the `benchmarks` section, read by lfm_conformance/benchmarks.py
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""
@@ -98,9 +99,11 @@ class Matrix:
         return out
 
     def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = (),
-                     drop_flag_sets: tuple[str, ...] = (), variant: str | None = None) -> ServeConfig:
+                     drop_flag_sets: tuple[str, ...] = (), variant: str | None = None,
+                     extra_env: dict | None = None) -> ServeConfig:
         """The server a model runs on: its documented flags (minus `drop_flag_sets`, for checks of
-        what a flag changes), `extra_args`, then the target's arguments. On fixture targets, models
+        what a flag changes), `extra_args`, then the target's arguments; `extra_env` on top of the target's
+        environment (e.g. a speed-of-light knob). On fixture targets, models
         sharing a fixture and flags share one server (served under each model's HF id); with real
         weights every model has its own."""
         target = self.targets[target_name]
@@ -109,14 +112,29 @@ class Matrix:
         args = flags + tuple(extra_args) + target.serve_args
         suffix = "".join(f"+{s}" for s in flag_sets) + "".join(f"-{s}" for s in drop_flag_sets
                                                                if s in model.flag_sets)
-        suffix += "".join(f"+{a.lstrip('-')}={v}" for a, v in zip(extra_args[::2], extra_args[1::2]))
+        suffix += _args_suffix(tuple(extra_args))
+        suffix += "".join(f"+env={k}={v}" for k, v in sorted((extra_env or {}).items()))
+        env = {**target.env, **(extra_env or {})}
         if target.weights == "fixture":
             peers = [m.hf_id for m in self.models.values() if m.fixture == model.fixture and m.flag_sets == model.flag_sets]
             suffix += f"+variant={variant}" if variant else ""
             return ServeConfig(name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
-                               served_names=tuple(peers), args=args, env=dict(target.env), variant=variant)
+                               served_names=tuple(peers), args=args, env=env, variant=variant)
         return ServeConfig(name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,
-                           served_names=(model.hf_id,), args=args, env=dict(target.env))
+                           served_names=(model.hf_id,), args=args, env=env)
+
+
+def _args_suffix(args: tuple[str, ...]) -> str:
+    """Config-name suffix for extra arguments: `+flag=value`, or `+flag` for a flag without a value
+    (e.g. --no-enable-prefix-caching)."""
+    out, i = "", 0
+    while i < len(args):
+        name = args[i].lstrip("-")
+        if i + 1 < len(args) and not args[i + 1].startswith("--"):
+            out, i = out + f"+{name}={args[i + 1]}", i + 2
+        else:
+            out, i = out + f"+{name}", i + 1
+    return out
 
 
 def _fmt_path(parts) -> str:
@@ -135,6 +153,9 @@ def _schema_for(data: dict) -> dict:
                           ("model_name", "models")):
         names = sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []
         defs[def_name] = {"enum": names}
+    names = lambda key: sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []  # noqa: E731
+    defs["model_name"] = {"enum": names("models")}
+    defs["bench_on"] = {"enum": names("targets") + names("gpus")}
     return schema
 
 
@@ -209,4 +230,5 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         },
         fixtures=data["fixtures"],
         flag_sets={name: tuple(args) for name, args in flag_sets.items()},
+        benchmarks=data.get("benchmarks") or {},
     )

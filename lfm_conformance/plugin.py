@@ -21,9 +21,9 @@ from lfm_conformance.server import ServerError
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_MARKERS = {
     "requires(capability)": "the test applies only to models with this capability (others: not applicable)",
-    "serve_config(extra_args=(), drop_flag_sets=(), variant=None)": "run the test on a server with extra "
-    "arguments, without some documented flag sets, or (CPU) on a fixture variant such as 'live-attention' "
-    "(a configuration of its own, shared and stopped like any other)",
+    "serve_config(extra_args=(), drop_flag_sets=(), variant=None, extra_env={})": "run the test on a server with "
+    "extra arguments or environment, without some documented flag sets, or (CPU) on a fixture variant such as "
+    "'live-attention' (a configuration of its own, shared and stopped like any other)",
     "robustness": "the endpoint under malformed and hostile requests and abrupt clients",
 }
 
@@ -229,7 +229,7 @@ def _variant(node) -> dict:
         return {}
     return {"extra_args": tuple(marker.kwargs.get("extra_args", ())),
             "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ())),
-            "variant": marker.kwargs.get("variant")}
+            "variant": marker.kwargs.get("variant"), "extra_env": dict(marker.kwargs.get("extra_env") or {})}
 
 
 def _model_of(item):

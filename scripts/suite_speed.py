@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""The suite's own cost: time a `./run conformance`-equivalent run phase by phase and print a table.
+
+Phases: install check (scripts/bootstrap.sh), fixture build/cache (python -m fixtures.build), the
+pytest run (suites, -n 2, perf included); then, from the run's reports, each server's start (ready)
+time and lifetime (reports/servers.jsonl), each suite's summed test time (JUnit XML), servers started
+vs distinct configurations; and the `pytest -n 2` speed-up over `-n 0` on a small subset, both
+measured in this invocation. Not a test: it prints figures so a regression in the suite's cost shows.
+
+    scripts/suite_speed.py                       # the full CPU run + the -n speed-up on -m model_230m
+    scripts/suite_speed.py -m model_230m         # a subset (any pytest -m expression)
+    scripts/suite_speed.py --speedup-subset ""   # skip the -n 0 / -n 2 comparison
+
+Figures on a shared machine are noisy: compare runs made on an otherwise idle machine.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_S = 8 * 60  # the full CPU matrix on 2 cores
+
+
+def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, int, str]:
+    """Run `cmd` from the repository root; (seconds, exit code, last stdout line). Output goes to `log`."""
+    start = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=out, text=True)
+    out_text = proc.stdout
+    log.write_text(log.read_text() + out_text)
+    lines = [line for line in out_text.splitlines() if line.strip()]
+    return time.monotonic() - start, proc.returncode, lines[-1] if lines else ""
+
+
+def pytest_cmd(python: str, reports: Path, workers: int, mark: str | None) -> list[str]:
+    cmd = [python, "-m", "pytest", "suites", "-n", str(workers), "--perf", "-p", "no:randomly", "-q",
+           f"--reports={reports}", f"--junitxml={reports / 'junit.xml'}"]
+    return cmd + (["-m", mark] if mark else [])
+
+
+def servers(reports: Path) -> tuple[list[dict], int, int]:
+    """Per configuration: ready time and lifetime; plus servers started and distinct configurations."""
+    path = reports / "servers.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    started = {}
+    rows = []
+    for rec in records:
+        if rec["event"] == "started":
+            started[(rec["config"], rec["pid"])] = rec
+        elif rec["event"] in ("stopped", "failed"):
+            first = started.get((rec["config"], rec["pid"]))
+            rows.append({"config": rec["config"], "worker": rec.get("worker"), "event": rec["event"],
+                         "ready_s": rec.get("ready_s"),
+                         "lifetime_s": rec["time"] - first["time"] if first else None})
+    n_started = sum(1 for r in records if r["event"] == "started")
+    return rows, n_started, len({r["config"] for r in records if r["event"] == "started"})
+
+
+def suites(junit: Path) -> list[tuple[str, int, float, collections.Counter]]:
+    """Per suite file: tests, summed time (setup, incl. server starts, + call + teardown), outcomes."""
+    if not junit.exists():
+        return []
+    per = collections.defaultdict(lambda: [0, 0.0, collections.Counter()])
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        suite = case.get("classname", "?").rsplit(".", 1)[-1]
+        row = per[suite]
+        row[0] += 1
+        row[1] += float(case.get("time") or 0)
+        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        row[2][outcome] += 1
+    return sorted(((s, n, t, c) for s, (n, t, c) in per.items()), key=lambda r: -r[2])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-m", dest="mark", default=None, help="pytest -m expression for the main run (default: all)")
+    ap.add_argument("--speedup-subset", default="model_230m",
+                    help="-m expression timed with -n 0 and -n 2 (empty: skip; default: model_230m)")
+    ap.add_argument("--reports", default=None, help="report folder (default: a new temporary folder)")
+    args = ap.parse_args(argv)
+    work = Path(args.reports or tempfile.mkdtemp(prefix="lfmc-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
+           "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
+    env.setdefault("LFMC_HOME", str(Path.home() / ".cache" / "lfm-conformance"))
+    phases = []
+
+    seconds, rc, venv = timed(["scripts/bootstrap.sh"], env, work / "bootstrap.log")
+    phases.append(("install check (scripts/bootstrap.sh)", seconds, rc))
+    python = str(Path(venv) / "bin" / "python")
+    seconds, rc, _ = timed([python, "-m", "fixtures.build"], env, work / "fixtures.log")
+    phases.append(("fixture build/cache (fixtures.build)", seconds, rc))
+    main_reports = work / "run"
+    seconds, rc, summary = timed(pytest_cmd(python, main_reports, 2, args.mark), env, work / "pytest.log")
+    phases.append((f"pytest suites -n 2 --perf{' -m ' + args.mark if args.mark else ''}", seconds, rc))
+    run_s = seconds
+
+    speedup = []
+    if args.speedup_subset:
+        for workers in (0, 2):
+            seconds, rc, _ = timed(pytest_cmd(python, work / f"n{workers}", workers, args.speedup_subset), env,
+                                   work / f"pytest-n{workers}.log")
+            speedup.append((workers, seconds, rc))
+
+    out = print
+    out(f"\n== suite speed ({os.cpu_count()} CPUs; reports in {work}) ==")
+    out(f"{'phase':<58} {'seconds':>8}  rc")
+    for name, seconds, rc in phases:
+        out(f"{name:<58} {seconds:8.1f}  {rc}")
+    total = sum(s for _, s, _ in phases)
+    out(f"{'total':<58} {total:8.1f}")
+    out(f"pytest summary: {summary}")
+    rows, n_started, n_configs = servers(main_reports)
+    out(f"\n{'server configuration':<78} {'worker':<6} {'ready s':>8} {'alive s':>8}")
+    for row in sorted(rows, key=lambda r: -(r["lifetime_s"] or 0)):
+        ready = f"{row['ready_s']:.1f}" if row["ready_s"] else row["event"]
+        alive = f"{row['lifetime_s']:.1f}" if row["lifetime_s"] is not None else "-"
+        out(f"{row['config']:<78} {str(row['worker']):<6} {ready:>8} {alive:>8}")
+    ready_sum = sum(r["ready_s"] or 0 for r in rows)
+    out(f"servers started: {n_started} for {n_configs} distinct configurations; summed start time {ready_sum:.1f} s")
+    out(f"\n{'suite':<28} {'tests':>6} {'summed s':>9}  outcomes")
+    for suite, n, seconds, outcomes in suites(main_reports / "junit.xml"):
+        out(f"{suite:<28} {n:>6} {seconds:9.1f}  {dict(outcomes)}")
+    if speedup:
+        (_, s0, rc0), (_, s2, rc2) = speedup
+        out(f"\n-m {args.speedup_subset}: -n 0 {s0:.1f} s (rc {rc0}), -n 2 {s2:.1f} s (rc {rc2}); "
+            f"speed-up x{s0 / s2:.2f}")
+    scope = "full CPU matrix" if not args.mark else f"subset -m {args.mark}"
+    verdict = "within" if total <= TARGET_S else "OVER"
+    out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

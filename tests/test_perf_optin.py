@@ -1,0 +1,25 @@
+"""Performance tests are opt-in: deselected (with a summary line saying how to opt in) unless -m
+names perf or --perf is given."""
+from tests.conftest import run_pytest
+
+
+def _ids(result):
+    return [line for line in result.stdout.splitlines() if "::" in line]
+
+
+def test_perf_deselected_by_default_with_a_note():
+    result = run_pytest("suites/test_perf.py", "suites/test_loading.py", "-m", "model_230m", "--collect-only", "-q",
+                        timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _ids(result) and not [i for i in _ids(result) if "test_perf.py" in i]
+    assert "perf: " in result.stdout and "tests deselected; opt in with -m perf" in result.stdout
+
+
+def test_perf_selected_by_marker_or_flag():
+    for args in (("-m", "perf and model_230m"), ("--perf", "-m", "model_230m")):
+        result = run_pytest("suites/test_perf.py", *args, "--collect-only", "-q", timeout=120)
+        assert result.returncode == 0, result.stdout + result.stderr
+        ids = _ids(result)
+        assert "suites/test_perf.py::test_benchmark_protocol[baseline-LFM2.5-230M-cpu]" in ids
+        assert "suites/test_perf.py::test_knob_keeps_greedy_outputs[conv-state-layout-DS-LFM2.5-230M-cpu]" in ids
+        assert "opt in with -m perf" not in result.stdout
