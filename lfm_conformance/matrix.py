@@ -85,6 +85,7 @@ class Matrix:
     models: dict[str, Model]
     fixtures: dict[str, dict]
     flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    accuracy: dict = field(default_factory=dict)  # matrix.yaml `accuracy`, read by lfm_conformance/accuracy.py
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""
@@ -131,7 +132,8 @@ def _schema_for(data: dict) -> dict:
     from the file itself, so an unknown name is reported with the allowed values."""
     schema = json.loads(SCHEMA_PATH.read_text())
     defs = schema["$defs"]
-    for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets")):
+    for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets"),
+                         ("target_name", "targets"), ("model_name", "models")):
         names = sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []
         defs[def_name] = {"enum": names}
     return schema
@@ -208,4 +210,5 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         },
         fixtures=data["fixtures"],
         flag_sets={name: tuple(args) for name, args in flag_sets.items()},
+        accuracy=data.get("accuracy") or {},
     )

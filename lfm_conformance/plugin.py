@@ -21,6 +21,7 @@ STATIC_MARKERS = {
     "serve_config(extra_args=(), drop_flag_sets=(), variant=None)": "run the test on a server with extra "
     "arguments, without some documented flag sets, or (CPU) on a fixture variant such as 'live-attention' "
     "(a configuration of its own, shared and stopped like any other)",
+    "accuracy": "lm-eval accuracy baselines from matrix.yaml `accuracy` (suites/test_accuracy.py)",
 }
 
 
