@@ -61,6 +61,29 @@ def baseline_for(matrix, target: str, model: str, task: str) -> Baseline | None:
     return next((b for b in baselines(matrix, target) if b.model == model and b.task == task), None)
 
 
+def generation_kwargs(baseline: Baseline, preset: dict) -> dict:
+    """lm-eval gen_kwargs for generative tasks: the model's sampling preset."""
+    out = {**preset, "do_sample": preset.get("temperature", 0) > 0}
+    if baseline.max_gen_toks:
+        out["max_gen_toks"] = baseline.max_gen_toks
+    return out
+
+
+def record_command(baseline: Baseline, served_model: str, preset: dict, base_url: str = "http://127.0.0.1:8000") -> str:
+    """The lm-eval command line that measures a baseline against a server serving `served_model`."""
+    path = "/v1/chat/completions" if baseline.chat_template else "/v1/completions"
+    args = f"model={served_model},base_url={base_url}{path},num_concurrent=8,tokenized_requests=False"
+    if not baseline.chat_template:
+        args += f",tokenizer={served_model}"
+    if baseline.max_gen_toks:
+        args += f",max_gen_toks={baseline.max_gen_toks}"
+    return " ".join(["lm_eval --model", baseline.backend, "--model_args", args, "--tasks", baseline.task,
+                     "--num_fewshot", str(baseline.num_fewshot)]
+                    + (["--limit", str(baseline.limit)] if baseline.limit else [])
+                    + (["--apply_chat_template"] if baseline.chat_template else [])
+                    + ["--gen_kwargs", ",".join(f"{k}={v}" for k, v in generation_kwargs(baseline, preset).items())])
+
+
 @dataclass(frozen=True)
 class Measurement:
     results: dict  # lm-eval's results dict (results, n-samples, configs, ...)
@@ -90,9 +113,7 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
         model_args["max_gen_toks"] = baseline.max_gen_toks
     if api_key:
         model_args["header"] = {"Authorization": f"Bearer {api_key}"}
-    gen_kwargs = {**preset, "do_sample": preset.get("temperature", 0) > 0}
-    if baseline.max_gen_toks:
-        gen_kwargs["max_gen_toks"] = baseline.max_gen_toks
+    gen_kwargs = generation_kwargs(baseline, preset)
     started = time.monotonic()
     try:
         results = simple_evaluate(

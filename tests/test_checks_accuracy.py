@@ -165,3 +165,12 @@ def test_broken_accuracy_entry_gives_one_line(case, matrix_data, write_matrix):
     with pytest.raises(matrix_mod.MatrixError) as info:
         matrix_mod.load(path)
     assert "\n" not in str(info.value) and expected in str(info.value), str(info.value)
+
+
+def test_pending_baseline_says_how_to_record_it():
+    pending = accuracy.baseline_for(matrix_mod.load(), "gpu", "LFM2.5-1.2B-Base", "gsm8k")
+    command = accuracy.record_command(pending, "LiquidAI/LFM2.5-1.2B-Base", {"temperature": 0.3, "min_p": 0.15})
+    assert command == ("lm_eval --model local-completions --model_args model=LiquidAI/LFM2.5-1.2B-Base,"
+                       "base_url=http://127.0.0.1:8000/v1/completions,num_concurrent=8,tokenized_requests=False,"
+                       "tokenizer=LiquidAI/LFM2.5-1.2B-Base --tasks gsm8k --num_fewshot 5 --limit 250 "
+                       "--gen_kwargs temperature=0.3,min_p=0.15,do_sample=True")
