@@ -86,6 +86,7 @@ class Matrix:
     fixtures: dict[str, dict]
     flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     benchmarks: dict = field(default_factory=dict)  # the `benchmarks` section, read by lfm_conformance/benchmarks.py
+    accuracy: dict = field(default_factory=dict)  # matrix.yaml `accuracy`, read by lfm_conformance/accuracy.py
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""
@@ -150,12 +151,10 @@ def _schema_for(data: dict) -> dict:
     schema = json.loads(SCHEMA_PATH.read_text())
     defs = schema["$defs"]
     for def_name, key in (("gpu_name", "gpus"), ("fixture_name", "fixtures"), ("flag_set_name", "flag_sets"),
-                          ("model_name", "models")):
+                         ("target_name", "targets"), ("model_name", "models")):
         names = sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []
         defs[def_name] = {"enum": names}
-    names = lambda key: sorted(data.get(key) or {}) if isinstance(data.get(key), dict) else []  # noqa: E731
-    defs["model_name"] = {"enum": names("models")}
-    defs["bench_on"] = {"enum": names("targets") + names("gpus")}
+    defs["bench_on"] = {"enum": defs["target_name"]["enum"] + defs["gpu_name"]["enum"]}
     return schema
 
 
@@ -231,4 +230,5 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         fixtures=data["fixtures"],
         flag_sets={name: tuple(args) for name, args in flag_sets.items()},
         benchmarks=data.get("benchmarks") or {},
+        accuracy=data.get("accuracy") or {},
     )

@@ -25,6 +25,7 @@ STATIC_MARKERS = {
     "extra arguments or environment, without some documented flag sets, or (CPU) on a fixture variant such as "
     "'live-attention' (a configuration of its own, shared and stopped like any other)",
     "robustness": "the endpoint under malformed and hostile requests and abrupt clients",
+    "accuracy": "lm-eval accuracy baselines from matrix.yaml `accuracy` (suites/test_accuracy.py)",
 }
 
 

@@ -55,6 +55,10 @@ def tool_schema(name: str) -> dict:
     return copy.deepcopy(_load()["tools"][name]["function"]["parameters"])
 
 
+def image_spec(name: str) -> dict:
+    return copy.deepcopy(_load()["images"][name])
+
+
 def completion_prompt(probe_id: str) -> str:
     return _load()["completions"][probe_id]["prompt"]
 

@@ -1,0 +1,50 @@
+"""Accuracy: lm-eval, through its own OpenAI-compatible backends, against the running server, gated
+by the baselines in matrix.yaml `accuracy` (expected x (1 - rtol)). On CPU the fixtures run bundled
+tasks they were taught (expected 1.0), which proves the whole path: prompt rendering, chat template,
+generation with the model's preset, answer extraction and metric."""
+import warnings
+
+import pytest
+
+from lfm_conformance import accuracy
+from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.checks import accuracy as gate
+
+pytestmark = pytest.mark.accuracy
+
+
+def pytest_generate_tests(metafunc):
+    if "task" in metafunc.fixturenames:
+        matrix = matrix_mod.load(metafunc.config.getoption("--matrix"))
+        metafunc.parametrize("task", accuracy.task_names(matrix, metafunc.config.getoption("--target")))
+
+
+@pytest.fixture
+def baseline(model, task, matrix, target) -> accuracy.Baseline:
+    """The test's baseline; listed before `server` so that a skip starts no server."""
+    found = accuracy.baseline_for(matrix, target, model.name, task)
+    if found is None:
+        pytest.skip(f"not applicable: matrix.yaml accuracy.{target} has no {task} baseline for {model.name}")
+    if found.expected is None:
+        pytest.skip(f"no baseline yet ({found.baseline_source}): against a server of the real weights run "
+                    f"`{accuracy.record_command(found, model.hf_id, model.preset)}`, then "
+                    f"set {found.metric} as expected, baseline_source: reference-run, in matrix.yaml "
+                    f"accuracy.{target}.models.{model.name}")
+    return found
+
+
+def test_accuracy_meets_baseline(baseline, model, server, record_property):
+    measurement = accuracy.measure(
+        baseline, base_url=server.url(""), served_model=model.hf_id, preset=model.preset,
+        tokenizer=model.hf_id if server.config.target.weights == "hf" else None, api_key=server.api_key)
+    measured, samples = gate.metric_value(measurement.results, baseline.task, baseline.metric)
+    review = measured > baseline.expected * (1 + baseline.review_margin)
+    record_property("figures", {
+        "kind": "accuracy", "task": baseline.task, "metric": baseline.metric, "measured": measured,
+        "expected": baseline.expected, "rtol": baseline.rtol, "samples": samples,
+        "baseline_source": baseline.baseline_source, "review": review})
+    gate.meets_baseline(baseline.task, baseline.metric, measured, samples, baseline.expected, baseline.rtol,
+                        baseline.review_margin)
+    if review:
+        warnings.warn(f"{model.name} {baseline.task} {baseline.metric}: measured {measured:.4f} is far above the "
+                      f"baseline {baseline.expected} (review margin {baseline.review_margin}): review the baseline")
