@@ -233,7 +233,8 @@ def _failure_text(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         text = crash.message.removeprefix("lfm_conformance.checks.CheckFailed: ")
-        text += f"\n  at {crash.path}:{crash.lineno}"
+        path = Path(crash.path)
+        text += f"\n  at {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{crash.lineno}"
     else:
         text = report.longreprtext
     if len(text) > EVIDENCE_HEAD + EVIDENCE_TAIL:
