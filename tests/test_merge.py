@@ -50,6 +50,18 @@ def test_a_failure_on_one_gpu_blocks_the_merged_report(tmp_path):
     assert doc["summary"]["blocking"] == ["LFM2.5-230M / H100 / loading: FAIL test_first_request_returns_text"]
 
 
+def test_failures_outside_the_checks_block_only_their_own_run():
+    cpu = rf.doc("cpu", records=[rf.record(status="fail", reason="broken")], exit_status=1)
+    h100 = rf.doc("H100", records=[rf.record(where="H100")], exit_status=1)
+    doc = merge_docs(cpu, h100)
+    assert doc["summary"]["notes"] == ["H100: pytest reported failures outside the conformance checks (see junit.xml) "
+                                       "(pytest exit status 1)"]
+
+
+def merge_docs(*docs):
+    return results.assemble([r for d in docs for r in d["runs"]], [r for d in docs for r in d["records"]])
+
+
 @pytest.mark.parametrize("field,h100_run,words", [
     ("commit", {"commit": "f" * 40}, "different suite commits"),
     ("matrix", {"matrix_sha": "cd" * 32}, "different matrix hashes")])

@@ -15,6 +15,8 @@ from lfm_conformance import matrix as matrix_mod
 from lfm_conformance import results
 from tests.conftest import ROOT, run_pytest
 
+pytestmark = pytest.mark.xdist_group("results-fake-run")  # one nested run, on one worker of ./run tests
+
 FAKE_HF_TOKEN = "hf_FAKEfakeFAKEfakeFAKEfakeFAKEfake0123"
 FAKE_API_KEY = "sk-fake-api-key-0123456789"  # in MY_SERVICE_API_KEY, a name the redaction must recognise
 
