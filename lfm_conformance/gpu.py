@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import yaml
@@ -135,8 +135,6 @@ def select(matrix: Matrix, model: Model, gpu: HostGpu) -> Applicability:
 def serve_config(matrix: Matrix, base: ServeConfig, model: Model, gpu: HostGpu) -> ServeConfig:
     """A GPU server's configuration: the guide's context cap for this GPU, if any, and the model's
     Blackwell environment on a Blackwell GPU."""
-    from dataclasses import replace
-
     cap = fleet(matrix).context_caps.get(model.name, {}).get(gpu.key)
     args = base.args if cap is None or "--max-model-len" in base.args else ("--max-model-len", str(cap), *base.args)
     env = {**base.env, **(model.blackwell_env if gpu.blackwell else {})}

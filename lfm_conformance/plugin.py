@@ -162,8 +162,9 @@ class RunState:
                 return gpu_mod.NOT_APPLICABLE + verdict.reason
         if self.remote is not None and variant:
             config = self.matrix.serve_config(model, self.target, **variant)
-            if config.name != self.remote.config.name:
-                return f"{NEEDS_CONTROL}: the check runs on server variant {config.name}"
+            if config.name != self.remote.config.name or variant.get("variant"):  # real weights ignore fixture variants
+                shown = config.name if config.name != self.remote.config.name else variant["variant"]
+                return f"{NEEDS_CONTROL}: the check runs on server variant {shown}"
         if self.remote is not None and "image_host" in fixturenames and not self.remote.is_loopback():
             return "not applicable: the remote endpoint cannot fetch images from this machine's 127.0.0.1 (remote mode)"
         return None

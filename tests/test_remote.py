@@ -133,3 +133,25 @@ def test_non_vllm_url_is_one_usage_error(tmp_path):
         httpd.shutdown()
     assert result.returncode == 4
     assert f"ERROR: --base-url {url}: GET /v1/models returned HTTP 404; not a vLLM OpenAI server" in result.stderr
+
+
+def test_numerics_variant_not_applicable_in_remote_mode_on_gpu_target(tmp_path):
+    """With real weights the live-attention variant is the model's own server, but its reference
+    needs the weights beside the suite: remote mode reports it not applicable too."""
+    from lfm_conformance import deviations
+    from lfm_conformance.plugin import RunState
+    from lfm_conformance.remote import RemoteEndpoint
+
+    m = matrix_mod.load()
+    model = m.models["LFM2.5-8B-A1B"]
+    state = RunState(m, "gpu", tmp_path, deviations.KnownDeviations([], None))
+    state.remote = RemoteEndpoint("https://x.modal.run/v1", m.serve_config(model, "gpu"), model.hf_id)
+    variant = {"extra_args": (), "drop_flag_sets": (), "variant": "live-attention"}
+    assert state.not_applicable(model, variant) == ("not applicable: needs control of the server flags "
+                                                    "(remote mode): the check runs on server variant live-attention")
+    capped = {"extra_args": ("--max-model-len", "2048"), "drop_flag_sets": (), "variant": None}
+    assert state.not_applicable(model, capped).endswith("server variant gpu-LFM2.5-8B-A1B+reasoning+tool_calling"
+                                                        "+max-model-len=2048")
+    assert state.not_applicable(model, {}) is None
+    assert state.not_applicable(model, {}, ["image_host"]).startswith("not applicable: the remote endpoint cannot fetch")
+    assert state.remote.root == "https://x.modal.run"
