@@ -14,9 +14,12 @@ pytestmark = pytest.mark.accuracy
 
 
 def pytest_generate_tests(metafunc):
+    """Tasks from the matrix, as a parametrize mark: pytest applies it after the plugin's `model`
+    parametrization, so ids read like the grid, model first: [LFM2.5-230M-cpu-lfmc_arith_chat]."""
     if "task" in metafunc.fixturenames:
         matrix = matrix_mod.load(metafunc.config.getoption("--matrix"))
-        metafunc.parametrize("task", accuracy.task_names(matrix, metafunc.config.getoption("--target")))
+        tasks = accuracy.task_names(matrix, metafunc.config.getoption("--target"))
+        metafunc.definition.add_marker(pytest.mark.parametrize("task", tasks))
 
 
 @pytest.fixture
