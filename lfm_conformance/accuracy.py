@@ -101,8 +101,7 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
         _go_offline()
     from lm_eval import simple_evaluate
 
-    manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
-    check_offline_data(manager, baseline)
+    manager = check_task(baseline)
     path = "/v1/chat/completions" if baseline.chat_template else "/v1/completions"
     model_args = {"model": served_model, "base_url": base_url.rstrip("/") + path, "num_concurrent": NUM_CONCURRENT,
                   "max_retries": 2, "tokenized_requests": False,
@@ -128,6 +127,14 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
     if results is None:
         raise AccuracyError(f"lm-eval returned no results for task {baseline.task!r}")
     return Measurement(results, time.monotonic() - started)
+
+
+def check_task(baseline: Baseline):
+    """lm-eval's TaskManager for the baseline's task, once the task is known to exist and, offline,
+    to read only local files (raises AccuracyError otherwise)."""
+    manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
+    check_offline_data(manager, baseline)
+    return manager
 
 
 @lru_cache(maxsize=2)

@@ -49,4 +49,8 @@ def meets_baseline(task: str, metric: str, measured: float, samples: int, expect
             f"({(measured - expected) / expected:+.1%} vs expected)" if expected else
             f"measured {measured:.4f} over {samples} lm-eval samples",
         )
+    return far_above(measured, expected, review_margin)
+
+
+def far_above(measured: float, expected: float, review_margin: float) -> bool:
     return measured > expected * (1 + review_margin)
