@@ -54,7 +54,7 @@ def test_accuracy_meets_baseline(baseline, model, server, record_property):
         "expected": baseline.expected, "rtol": baseline.rtol, "samples": samples,
         "baseline_source": baseline.baseline_source, "review": review})
     gate.meets_baseline(baseline.task, baseline.metric, measured, samples, baseline.expected, baseline.rtol,
-                        baseline.review_margin)
+                        baseline.review_margin, evidence=gate.misses(measurement.results, baseline.task, baseline.metric))
     if review:
         warnings.warn(f"{model.name} {baseline.task} {baseline.metric}: measured {measured:.4f} is far above the "
                       f"baseline {baseline.expected} (review margin {baseline.review_margin}): review the baseline")

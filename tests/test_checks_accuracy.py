@@ -25,10 +25,20 @@ def test_taught_result_passes():
 
 
 def test_degraded_result_fails_naming_measured_expected_rtol_and_samples():
-    measured, samples = gate.metric_value(_results(0.75), "lfmc_arith_chat", "exact_match,strict-match")
+    results = _results(0.75)
+    results["samples"] = {"lfmc_arith_chat": [  # lm-eval's log_samples records, one miss among them
+        {"doc_id": 0, "target": "7", "resps": [["3 + 4 = 7. The answer is 7."]], "filtered_resps": ["7"],
+         "filter": "strict-match", "exact_match": 1.0},
+        {"doc_id": 1, "target": "12", "resps": [["6 * 2 = 11. The answer is 11."]], "filtered_resps": ["11"],
+         "filter": "strict-match", "exact_match": 0.0}]}
+    measured, samples = gate.metric_value(results, "lfmc_arith_chat", "exact_match,strict-match")
+    evidence = gate.misses(results, "lfmc_arith_chat", "exact_match,strict-match")
     with pytest.raises(CheckFailed) as info:
-        gate.meets_baseline("lfmc_arith_chat", "exact_match,strict-match", measured, samples, 1.0, 0.0, 0.05)
+        gate.meets_baseline("lfmc_arith_chat", "exact_match,strict-match", measured, samples, 1.0, 0.0, 0.05,
+                            evidence=evidence)
     message = str(info.value)
+    assert 'evidence: doc 1: target 12, response [["6 * 2 = 11. The answer is 11."]], extracted ["11"]' in message
+    assert "doc 0" not in message
     assert "lfmc_arith_chat exact_match,strict-match is below its baseline" in message
     assert "measured 0.7500 over 8 lm-eval samples" in message
     assert "expected 1.0000 x (1 - rtol 0.0)" in message
