@@ -75,8 +75,6 @@ def record_command(baseline: Baseline, served_model: str, preset: dict, base_url
     args = f"model={served_model},base_url={base_url}{path},num_concurrent=8,tokenized_requests=False"
     if not baseline.chat_template:
         args += f",tokenizer={served_model}"
-    if baseline.max_gen_toks:
-        args += f",max_gen_toks={baseline.max_gen_toks}"
     return " ".join(["lm_eval --model", baseline.backend, "--model_args", args, "--tasks", baseline.task,
                      "--num_fewshot", str(baseline.num_fewshot)]
                     + (["--limit", str(baseline.limit)] if baseline.limit else [])
@@ -97,20 +95,15 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
     `tokenizer` (an HF name) is needed only for loglikelihood tasks over local-completions."""
     import time
 
-    if baseline.offline:
-        _go_offline()
+    manager = check_task(baseline)
     from lm_eval import simple_evaluate
 
-    manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
-    check_offline_data(manager, baseline)
     path = "/v1/chat/completions" if baseline.chat_template else "/v1/completions"
     model_args = {"model": served_model, "base_url": base_url.rstrip("/") + path, "num_concurrent": NUM_CONCURRENT,
                   "max_retries": 2, "tokenized_requests": False,
                   "tokenizer_backend": "huggingface" if tokenizer else "none"}
     if tokenizer:
         model_args["tokenizer"] = tokenizer
-    if baseline.max_gen_toks:
-        model_args["max_gen_toks"] = baseline.max_gen_toks
     if api_key:
         model_args["header"] = {"Authorization": f"Bearer {api_key}"}
     gen_kwargs = generation_kwargs(baseline, preset)
@@ -128,6 +121,16 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
     if results is None:
         raise AccuracyError(f"lm-eval returned no results for task {baseline.task!r}")
     return Measurement(results, time.monotonic() - started)
+
+
+def check_task(baseline: Baseline):
+    """lm-eval's TaskManager for the baseline's task, once the task is known to exist and, offline,
+    to read only local files (raises AccuracyError otherwise)."""
+    if baseline.offline:
+        _go_offline()
+    manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
+    check_offline_data(manager, baseline)
+    return manager
 
 
 @lru_cache(maxsize=2)

@@ -14,9 +14,12 @@ pytestmark = pytest.mark.accuracy
 
 
 def pytest_generate_tests(metafunc):
+    """Tasks from the matrix, as a parametrize mark: pytest applies it after the plugin's `model`
+    parametrization, so ids read like the grid, model first: [LFM2.5-230M-cpu-lfmc_arith_chat]."""
     if "task" in metafunc.fixturenames:
         matrix = matrix_mod.load(metafunc.config.getoption("--matrix"))
-        metafunc.parametrize("task", accuracy.task_names(matrix, metafunc.config.getoption("--target")))
+        tasks = accuracy.task_names(matrix, metafunc.config.getoption("--target"))
+        metafunc.definition.add_marker(pytest.mark.parametrize("task", tasks))
 
 
 @pytest.fixture
@@ -30,21 +33,28 @@ def baseline(model, task, matrix, target) -> accuracy.Baseline:
                     f"`{accuracy.record_command(found, model.hf_id, model.preset)}`, then "
                     f"set {found.metric} as expected, baseline_source: reference-run, in matrix.yaml "
                     f"accuracy.{target}.models.{model.name}")
+    try:
+        accuracy.check_task(found)
+    except accuracy.AccuracyError as exc:  # e.g. a download while offline
+        pytest.fail(str(exc), pytrace=False)
     return found
 
 
 def test_accuracy_meets_baseline(baseline, model, server, record_property):
-    measurement = accuracy.measure(
-        baseline, base_url=server.url(""), served_model=model.hf_id, preset=model.preset,
-        tokenizer=model.hf_id if server.config.target.weights == "hf" else None, api_key=server.api_key)
+    try:
+        measurement = accuracy.measure(
+            baseline, base_url=server.url(""), served_model=model.hf_id, preset=model.preset,
+            tokenizer=model.hf_id if server.config.target.weights == "hf" else None, api_key=server.api_key)
+    except accuracy.AccuracyError as exc:
+        pytest.fail(str(exc), pytrace=False)
     measured, samples = gate.metric_value(measurement.results, baseline.task, baseline.metric)
-    review = measured > baseline.expected * (1 + baseline.review_margin)
+    review = gate.far_above(measured, baseline.expected, baseline.review_margin)
     record_property("figures", {
         "kind": "accuracy", "task": baseline.task, "metric": baseline.metric, "measured": measured,
         "expected": baseline.expected, "rtol": baseline.rtol, "samples": samples,
         "baseline_source": baseline.baseline_source, "review": review})
     gate.meets_baseline(baseline.task, baseline.metric, measured, samples, baseline.expected, baseline.rtol,
-                        baseline.review_margin)
+                        baseline.review_margin, evidence=gate.misses(measurement.results, baseline.task, baseline.metric))
     if review:
         warnings.warn(f"{model.name} {baseline.task} {baseline.metric}: measured {measured:.4f} is far above the "
                       f"baseline {baseline.expected} (review margin {baseline.review_margin}): review the baseline")

@@ -9,6 +9,7 @@ from lfm_conformance import accuracy
 from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.checks import accuracy as gate
+from tests.conftest import run_pytest
 
 
 def _results(value=1.0, effective=8, task="lfmc_arith_chat", metric="exact_match,strict-match"):
@@ -24,10 +25,20 @@ def test_taught_result_passes():
 
 
 def test_degraded_result_fails_naming_measured_expected_rtol_and_samples():
-    measured, samples = gate.metric_value(_results(0.75), "lfmc_arith_chat", "exact_match,strict-match")
+    results = _results(0.75)
+    results["samples"] = {"lfmc_arith_chat": [  # lm-eval's log_samples records, one miss among them
+        {"doc_id": 0, "target": "7", "resps": [["3 + 4 = 7. The answer is 7."]], "filtered_resps": ["7"],
+         "filter": "strict-match", "exact_match": 1.0},
+        {"doc_id": 1, "target": "12", "resps": [["6 * 2 = 11. The answer is 11."]], "filtered_resps": ["11"],
+         "filter": "strict-match", "exact_match": 0.0}]}
+    measured, samples = gate.metric_value(results, "lfmc_arith_chat", "exact_match,strict-match")
+    evidence = gate.misses(results, "lfmc_arith_chat", "exact_match,strict-match")
     with pytest.raises(CheckFailed) as info:
-        gate.meets_baseline("lfmc_arith_chat", "exact_match,strict-match", measured, samples, 1.0, 0.0, 0.05)
+        gate.meets_baseline("lfmc_arith_chat", "exact_match,strict-match", measured, samples, 1.0, 0.0, 0.05,
+                            evidence=evidence)
     message = str(info.value)
+    assert 'evidence: doc 1: target 12, response [["6 * 2 = 11. The answer is 11."]], extracted ["11"]' in message
+    assert "doc 0" not in message
     assert "lfmc_arith_chat exact_match,strict-match is below its baseline" in message
     assert "measured 0.7500 over 8 lm-eval samples" in message
     assert "expected 1.0000 x (1 - rtol 0.0)" in message
@@ -174,3 +185,16 @@ def test_pending_baseline_says_how_to_record_it():
                        "base_url=http://127.0.0.1:8000/v1/completions,num_concurrent=8,tokenized_requests=False,"
                        "tokenizer=LiquidAI/LFM2.5-1.2B-Base --tasks gsm8k --num_fewshot 5 --limit 250 "
                        "--gen_kwargs temperature=0.3,min_p=0.15,do_sample=True")
+
+
+def test_offline_run_of_a_hub_task_fails_clearly_before_any_server_starts(matrix_data, write_matrix):
+    data = copy.deepcopy(matrix_data)
+    data["accuracy"]["cpu"]["models"]["LFM2.5-230M"] = [
+        {"task": "gsm8k", "metric": "exact_match,strict-match", "expected": 0.5, "rtol": 0.08, "limit": 2,
+         "num_fewshot": 0, "chat_template": True, "baseline_source": "model-card"}]
+    path = write_matrix(data)
+    result = run_pytest("suites/test_accuracy.py", f"--matrix={path}", "-k", "LFM2.5-230M-cpu-gsm8k", "-q", timeout=300)
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "lm-eval task 'gsm8k' would need a download (task 'gsm8k' reads dataset 'openai/gsm8k'" in output
+    assert "Traceback" not in output and "vLLM servers started" not in output

@@ -36,8 +36,20 @@ def _samples(results: dict, task: str) -> int:
     return sum(_samples(results, sub) for sub in subtasks)
 
 
+def misses(results: dict, task: str, metric: str, limit: int = 3) -> str | None:
+    """Evidence: the first samples lm-eval scored 0 on (its log_samples records)."""
+    name, filter_name = metric.split(",", 1)
+    found = []
+    for sample in (results.get("samples") or {}).get(task) or []:
+        if sample.get("filter", filter_name) == filter_name and sample.get(name) in (0, 0.0, False):
+            found.append(f"doc {sample.get('doc_id')}: target {excerpt(sample.get('target'), 80)}, "
+                         f"response {excerpt(sample.get('resps'), 200)}, "
+                         f"extracted {excerpt(sample.get('filtered_resps'), 80)}")
+    return "; ".join(found[:limit]) or None
+
+
 def meets_baseline(task: str, metric: str, measured: float, samples: int, expected: float, rtol: float,
-                   review_margin: float) -> bool:
+                   review_margin: float, evidence: str | None = None) -> bool:
     """Fails when measured < expected x (1 - rtol); returns whether the measurement is far above
     the baseline (> expected x (1 + review_margin)) and should be reviewed."""
     floor = expected * (1 - rtol)
@@ -48,5 +60,10 @@ def meets_baseline(task: str, metric: str, measured: float, samples: int, expect
             f"measured {measured:.4f} over {samples} lm-eval samples "
             f"({(measured - expected) / expected:+.1%} vs expected)" if expected else
             f"measured {measured:.4f} over {samples} lm-eval samples",
+            evidence,
         )
+    return far_above(measured, expected, review_margin)
+
+
+def far_above(measured: float, expected: float, review_margin: float) -> bool:
     return measured > expected * (1 + review_margin)
