@@ -3,6 +3,11 @@
 At the end of a run with perf tests, their figures are printed as one table."""
 from __future__ import annotations
 
+import json
+import os
+import platform
+from pathlib import Path
+
 import pytest
 
 MARKER = "perf"
@@ -42,11 +47,54 @@ def pytest_terminal_summary(terminalreporter, config):
     count = config.stash.get(_DESELECTED, 0)
     if count:
         terminalreporter.write_line(f"perf: {count} tests deselected; opt in with -m {MARKER} (or --perf)")
-    rows = [_row(report, figures) for report, figures in _perf_figures(terminalreporter)]
-    if rows:
+    measured = list(_perf_figures(terminalreporter))
+    if measured:
         terminalreporter.write_sep("=", "perf figures")
-        for line in rows:
-            terminalreporter.write_line(line)
+        for report, figures in measured:
+            terminalreporter.write_line(_row(report, figures))
+        path = _write(config, measured)
+        terminalreporter.write_line(f"perf figures written to {path}")
+
+
+def _machine() -> str:
+    """The GPU name (nvidia-smi) or the CPU model (/proc/cpuinfo)."""
+    import subprocess
+
+    try:
+        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=30).stdout.strip()
+        if gpu:
+            return gpu
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def _write(config, measured) -> Path:
+    """<reports>/perf.json: every perf measurement with its test and outcome, and the environment."""
+    from lfm_conformance import deviations
+    from lfm_conformance.plugin import STATE
+
+    state = config.stash[STATE]
+    try:
+        import torch
+        torch_version = torch.__version__
+    except ImportError:
+        torch_version = None
+    doc = {"environment": {"vllm": deviations.installed_vllm_version(), "torch": torch_version,
+                           "target": state.target, "matrix_sha256": state.matrix.sha256,
+                           "machine": _machine(), "cpus": os.cpu_count()},
+           "measurements": [{"test": report.nodeid, "outcome": report.outcome, "figures": figures}
+                            for report, figures in measured]}
+    path = state.reports / "perf.json"
+    path.write_text(json.dumps(doc, indent=1))
+    return path
 
 
 def _perf_figures(terminalreporter):

@@ -10,6 +10,7 @@ measured in this invocation. Not a test: it prints figures so a regression in th
     scripts/suite_speed.py                       # the full CPU run + the -n speed-up on -m model_230m
     scripts/suite_speed.py -m model_230m         # a subset (any pytest -m expression)
     scripts/suite_speed.py --speedup-subset ""   # skip the -n 0 / -n 2 comparison
+    scripts/suite_speed.py -m model_vl_1_6b --speedup-subset model_vl_1_6b -- -k loading   # extra pytest args
 
 Figures on a shared machine are noisy: compare runs made on an otherwise idle machine.
 """
@@ -41,10 +42,10 @@ def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, int, str]:
     return time.monotonic() - start, proc.returncode, lines[-1] if lines else ""
 
 
-def pytest_cmd(python: str, reports: Path, workers: int, mark: str | None) -> list[str]:
+def pytest_cmd(python: str, reports: Path, workers: int, mark: str | None, extra: list[str]) -> list[str]:
     cmd = [python, "-m", "pytest", "suites", "-n", str(workers), "--perf", "-p", "no:randomly", "-q",
            f"--reports={reports}", f"--junitxml={reports / 'junit.xml'}"]
-    return cmd + (["-m", mark] if mark else [])
+    return cmd + (["-m", mark] if mark else []) + extra
 
 
 def servers(reports: Path) -> tuple[list[dict], int, int]:
@@ -86,6 +87,7 @@ def main(argv=None) -> int:
     ap.add_argument("--speedup-subset", default="model_230m",
                     help="-m expression timed with -n 0 and -n 2 (empty: skip; default: model_230m)")
     ap.add_argument("--reports", default=None, help="report folder (default: a new temporary folder)")
+    ap.add_argument("extra", nargs="*", help="more pytest arguments for every run (after --)")
     args = ap.parse_args(argv)
     work = Path(args.reports or tempfile.mkdtemp(prefix="lfmc-speed-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -100,14 +102,14 @@ def main(argv=None) -> int:
     seconds, rc, _ = timed([python, "-m", "fixtures.build"], env, work / "fixtures.log")
     phases.append(("fixture build/cache (fixtures.build)", seconds, rc))
     main_reports = work / "run"
-    seconds, rc, summary = timed(pytest_cmd(python, main_reports, 2, args.mark), env, work / "pytest.log")
-    phases.append((f"pytest suites -n 2 --perf{' -m ' + args.mark if args.mark else ''}", seconds, rc))
+    seconds, rc, summary = timed(pytest_cmd(python, main_reports, 2, args.mark, args.extra), env, work / "pytest.log")
+    phases.append((f"pytest suites -n 2 --perf{' -m ' + args.mark if args.mark else ''} {' '.join(args.extra)}", seconds, rc))
     run_s = seconds
 
     speedup = []
     if args.speedup_subset:
         for workers in (0, 2):
-            seconds, rc, _ = timed(pytest_cmd(python, work / f"n{workers}", workers, args.speedup_subset), env,
+            seconds, rc, _ = timed(pytest_cmd(python, work / f"n{workers}", workers, args.speedup_subset, args.extra), env,
                                    work / f"pytest-n{workers}.log")
             speedup.append((workers, seconds, rc))
 
@@ -134,7 +136,7 @@ def main(argv=None) -> int:
         (_, s0, rc0), (_, s2, rc2) = speedup
         out(f"\n-m {args.speedup_subset}: -n 0 {s0:.1f} s (rc {rc0}), -n 2 {s2:.1f} s (rc {rc2}); "
             f"speed-up x{s0 / s2:.2f}")
-    scope = "full CPU matrix" if not args.mark else f"subset -m {args.mark}"
+    scope = "full CPU matrix" if not (args.mark or args.extra) else f"subset -m {args.mark} {' '.join(args.extra)}"
     verdict = "within" if total <= TARGET_S else "OVER"
     out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")
     return 0

@@ -249,14 +249,16 @@ def test_fastokens_token_ids_match_hf_tokenizer(model, setting, bench):
     plan, where, blackwell, server = bench
     hf = AutoTokenizer.from_pretrained(server.model_path)
     for text in CORPUS:
-        served = httpx.post(server.url("/tokenize"), json={"model": model.hf_id, "prompt": text}, timeout=60).json()
-        perf.token_ids_equal(served["tokens"], hf(text)["input_ids"], text, "Hugging Face")
+        resp = httpx.post(server.url("/tokenize"), json={"model": model.hf_id, "prompt": text}, timeout=60)
+        served = perf.tokenized(resp.status_code, resp.json(), f"prompt {text!r}")
+        perf.token_ids_equal(served, hf(text)["input_ids"], text, "Hugging Face")
     if hf.chat_template:
         for messages in CHAT_CORPUS:
-            served = httpx.post(server.url("/tokenize"), timeout=60, json={
-                "model": model.hf_id, "messages": messages, "add_generation_prompt": True}).json()
+            resp = httpx.post(server.url("/tokenize"), timeout=60, json={
+                "model": model.hf_id, "messages": messages, "add_generation_prompt": True})
+            served = perf.tokenized(resp.status_code, resp.json(), "chat messages")
             rendered = hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            perf.token_ids_equal(served["tokens"], hf(rendered, add_special_tokens=False)["input_ids"], rendered,
+            perf.token_ids_equal(served, hf(rendered, add_special_tokens=False)["input_ids"], rendered,
                                  "Hugging Face (chat template)")
     for text in CORPUS:  # and back: the served detokenization
         ids = hf(text, add_special_tokens=False)["input_ids"]

@@ -79,3 +79,11 @@ def test_rejected_knob_fails():
     with pytest.raises(CheckFailed, match="vLLM rejects the documented setting --mamba-cache-mode all") as info:
         perf.knob_accepted("--mamba-cache-mode all", msg)
     assert "invalid choice: 'all'" in str(info.value)
+
+
+def test_untokenized_request_fails_with_the_server_error():
+    assert perf.tokenized(200, {"count": 2, "tokens": [1, 6], "max_model_len": 32768}, "chat messages") == [1, 6]
+    body = {"error": {"message": "Expecting value: line 1 column 1", "type": "BadRequestError", "code": 400}}
+    with pytest.raises(CheckFailed, match="the server did not tokenize the chat messages") as info:
+        perf.tokenized(400, body, "chat messages")
+    assert "HTTP 400" in str(info.value) and "Expecting value" in str(info.value)

@@ -91,6 +91,15 @@ def token_ids_equal(served: list[int], reference: list[int], text: str, tokenize
             f"text: {excerpt(text, 160)}")
 
 
+def tokenized(status: int, body: dict, request: str) -> list[int]:
+    """The token ids of a /tokenize response; fails with the server's error when it sent none."""
+    tokens = body.get("tokens") if isinstance(body, dict) else None
+    if status != 200 or not isinstance(tokens, list):
+        raise CheckFailed(f"the server did not tokenize the {request}", "HTTP 200 with the token ids",
+                          f"HTTP {status}: {excerpt(body, 300)}")
+    return tokens
+
+
 def knob_accepted(knob: str, rejection: str | None) -> None:
     """vLLM accepts the knob's documented setting."""
     if rejection:
