@@ -134,8 +134,8 @@ def main(argv=None) -> int:
         out(f"{suite:<28} {n:>6} {seconds:9.1f}  {dict(outcomes)}")
     if speedup:
         (_, s0, rc0), (_, s2, rc2) = speedup
-        out(f"\n-m {args.speedup_subset}: -n 0 {s0:.1f} s (rc {rc0}), -n 2 {s2:.1f} s (rc {rc2}); "
-            f"speed-up x{s0 / s2:.2f}")
+        out(f"\n-m {args.speedup_subset} {' '.join(args.extra)}: -n 0 {s0:.1f} s (rc {rc0}), -n 2 {s2:.1f} s "
+            f"(rc {rc2}); speed-up x{s0 / s2:.2f}")
     scope = "full CPU matrix" if not (args.mark or args.extra) else f"subset -m {args.mark} {' '.join(args.extra)}"
     verdict = "within" if total <= TARGET_S else "OVER"
     out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")

@@ -35,9 +35,11 @@ CORPUS = (
     "Здравствуйте, мир! مرحبا بالعالم שלום עולם",
     "<|im_end|><|im_end|><|pad|>  <|endoftext|>",
 )
+# No system turn: vLLM's /tokenize passes message content as a list of parts, and the fixtures' chat
+# template concatenates a system turn's content as a string ("can only concatenate str (not "list")
+# to str", HTTP 400 with or without fastokens; a template finding, not the tokenizer shim's).
 CHAT_CORPUS = (
-    [{"role": "system", "content": "You are a helpful assistant."},
-     {"role": "user", "content": "Bonjour ! Quel temps fait-il à Paris ? 🌦"}],
+    [{"role": "user", "content": "Bonjour ! Quel temps fait-il à Paris ? 🌦"}],
     [{"role": "user", "content": "日本語で答えてください。"}, {"role": "assistant", "content": "はい、わかりました。"},
      {"role": "user", "content": "ありがとう"}],
 )

@@ -23,3 +23,25 @@ def test_perf_selected_by_marker_or_flag():
         assert "suites/test_perf.py::test_benchmark_protocol[baseline-LFM2.5-230M-cpu]" in ids
         assert "suites/test_perf.py::test_knob_keeps_greedy_outputs[conv-state-layout-DS-LFM2.5-230M-cpu]" in ids
         assert "opt in with -m perf" not in result.stdout
+
+
+def test_perf_figures_printed_and_written(tmp_path):
+    """Figures a perf test records end up in a table at the end of the run and in <reports>/perf.json."""
+    import json
+
+    (tmp_path / "test_fake_perf.py").write_text(
+        "import pytest\n"
+        "@pytest.mark.perf\n"
+        "def test_protocol(record_property):\n"
+        "    record_property('figures', {'kind': 'perf', 'test': 'protocol', 'model': 'LFM2.5-230M', 'where': 'cpu',"
+        " 'output_throughput': 123.4, 'failed': 0})\n")
+    reports = tmp_path / "reports"
+    result = run_pytest(str(tmp_path / "test_fake_perf.py"), "-p", "lfm_conformance.plugin", "-p",
+                        "lfm_conformance.perf_optin", "--perf", f"--reports={reports}", f"--rootdir={tmp_path}",
+                        timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "perf figures" in result.stdout and "out 123.4 tok/s" in result.stdout
+    doc = json.loads((reports / "perf.json").read_text())
+    assert doc["environment"]["target"] == "cpu" and doc["environment"]["cpus"]
+    assert doc["measurements"][0]["figures"]["output_throughput"] == 123.4
+    assert doc["measurements"][0]["outcome"] == "passed"
