@@ -167,7 +167,7 @@ def test_server_killed_mid_run_fails_its_configuration_only(tmp_path):
     errors = [line for line in out.splitlines() if line.startswith("ERROR ")]
     for test in ("test_1_kills_its_server[LFM2.5-350M-cpu]", "test_2_runs_after_the_kill[LFM2.5-230M-cpu]",
                  "test_2_runs_after_the_kill[LFM2.5-350M-cpu]"):
-        assert [line for line in errors if test in line and "died" in line], out[-4000:]
+        assert [line for line in errors if test in line], out[-4000:]
     assert "vLLM server for cpu-dense-chat+tool_calling died (exit code -9)" in out and "--- last" in out
     # the other configuration ran in full
     assert "3 passed" in out and "4 errors" in out, out[-2000:]  # the killing test passes, then errors at teardown
