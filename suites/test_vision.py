@@ -139,7 +139,7 @@ def test_image_limit_without_flag_measured(model, serve_config, server, request,
     largest = vision.largest_accepted(outcomes)
     request.node.user_properties += [("image_limit_without_flag", largest),
                                      ("image_count_status", json.dumps(outcomes))]
-    record_testsuite_property(f"image_limit_without_flag[{model.name}]", largest)  # junit (xunit2)
+    record_testsuite_property(f"image_limit_without_flag[{model.name}]", largest)  # junit
     print(f"{model.name} without {vision.LIMIT_FLAG}: largest accepted image count {largest} "
           f"(tried 1..{MEASURE_UP_TO}; HTTP status per count {outcomes})")
 
