@@ -156,7 +156,7 @@ def tool_outputs(draw, thinking: bool = False, surrounding: bool = True) -> Tool
 # -- reasoning ----------------------------------------------------------------------------------
 # Pieces of tags but never a whole <think> or </think> (what a second tag should mean is unspecified).
 _reasoning_bits = st.sampled_from(["<", ">", "think", "<think", "think>", "</", "</think", "/think>", "/think",
-                                   "\n", "\n\n", " ", CALL_START, CALL_END, "[f(a=1)]", "<|im_end|>"])
+                                   "\n", "\n\n", " ", CALL_START, CALL_END, "[f(a=1)]"])
 
 
 def _no_tag(s: str) -> bool:
@@ -165,7 +165,7 @@ def _no_tag(s: str) -> bool:
 
 reasoning_text = st.lists(st.one_of(_reasoning_bits, st.text(_chars, max_size=5)), max_size=8).map("".join).filter(_no_tag)
 # The answer may not open a tool call (the tool parser would rightly take it) nor close a think block.
-answer_text = st.lists(st.one_of(_reasoning_bits.filter(lambda b: b not in (CALL_START, CALL_END, "<|im_end|>")),
+answer_text = st.lists(st.one_of(_reasoning_bits.filter(lambda b: b not in (CALL_START, CALL_END)),
                                  st.text(_chars, max_size=5)), max_size=8).map("".join).filter(
     lambda s: _no_tag(s) and not any(t in s for t in SPECIAL_TEXTS))
 

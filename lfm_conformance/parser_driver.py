@@ -49,6 +49,7 @@ class ParsedOutput:
     calls: list[dict]  # [{"name", "arguments" (JSON text)}]; streamed: see `streamed`
     streamed: list[StreamedCall] | None = None
     deltas: list[dict] | None = None  # the streamed delta messages, for evidence
+    unsendable: list[str] = field(default_factory=list)  # deltas the server cannot serialize to JSON
 
     def calls_as_json(self) -> list[dict]:
         return [{"name": c["name"], "arguments": c["arguments"]} for c in self.calls]
@@ -141,7 +142,7 @@ class ServingParser:
         parser, request = self._parser_and_request(tools)
         prompt_ids = self.prompt_ids(tools)
         detok = self._detokenizer(request, prompt_ids)
-        reasoning, content, deltas = None, None, []
+        reasoning, content, deltas, unsendable = None, None, [], []
         streamed: dict[int, StreamedCall] = {}
         start = 0
         for n, size in enumerate(sizes):
@@ -153,7 +154,12 @@ class ServingParser:
             delta = parser.parse_delta(delta_text, chunk, request, prompt_token_ids=prompt_ids, finished=last)
             if delta is None:
                 continue
-            deltas.append({"delta_text": delta_text, **json.loads(delta.model_dump_json(exclude_none=True))})
+            sent = delta.model_dump(exclude_none=True)
+            try:
+                delta.model_dump_json(exclude_none=True)  # what the server does to every chunk
+            except ValueError as exc:
+                unsendable.append(f"{sent!r}: {exc}")
+            deltas.append({"delta_text": delta_text, **sent})
             if delta.reasoning:
                 reasoning = (reasoning or "") + delta.reasoning
             if delta.content:
@@ -168,4 +174,4 @@ class ServingParser:
                     call.arguments += tc.function.arguments or ""
         calls = [streamed[i] for i in sorted(streamed)]
         return ParsedOutput(reasoning, content, [{"name": "".join(c.names), "arguments": c.arguments} for c in calls],
-                            streamed=calls, deltas=deltas)
+                            streamed=calls, deltas=deltas, unsendable=unsendable)

@@ -10,6 +10,7 @@ from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, T
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 CAPABILITY = {"tools": "tools", "reasoning": "reasoning"}
+THINKING = f"{THINK_START}ok{THINK_END}"
 
 
 def _split_tool_output(text: str) -> tuple[str, str]:
@@ -27,7 +28,10 @@ def _split_reasoning_output(text: str) -> tuple[str, str]:
 def replay(finding: dict, parser) -> None:
     """The checks of the finding's property, on its recorded output and delta texts."""
     text, pieces = finding["model_output"], finding["delta_texts"]
-    tools = TOOLS if finding["parser"] == "tools" else None
+    tools = TOOLS  # as the properties send them (suites/test_parser_properties.py)
+    if finding["parser"] == "tools" and parser.reasoning_parser:  # served with a reasoning parser, the model thinks first
+        pieces = [THINKING, *pieces]
+        text = THINKING + text
     ids, sizes = parser.encode_pieces(pieces)
     whole = parser.non_streaming(ids, tools)
     streamed = parser.streaming(ids, sizes, tools)
@@ -36,6 +40,7 @@ def replay(finding: dict, parser) -> None:
     if prop == "test_tool_calls_parsed_equal_generated":
         props.calls_equal_generated(whole.calls, finding["expected_calls"], text)
     elif prop == "test_tool_calls_streamed_equal_non_streaming":
+        props.deltas_serializable(streamed.unsendable, text, chunks)
         props.streamed_calls_equal_non_streaming(streamed.streamed, whole.calls, text, chunks)
         props.no_markup_in("streamed content", streamed.content, text, chunks)
     elif prop == "test_text_around_tool_calls_is_content":

@@ -74,3 +74,9 @@ def test_streamed_text_differs_fails():
 def test_wrong_reasoning_split_fails(reasoning, content):
     with pytest.raises(CheckFailed, match="reasoning/content split differs"):
         props.reasoning_split_equals_generated(reasoning, content, "r", "a", "<think>r</think>a")
+
+
+def test_unsendable_delta_fails():
+    props.deltas_serializable([], OUTPUT, CHUNKS)
+    with pytest.raises(CheckFailed, match="cannot be serialized to JSON"):
+        props.deltas_serializable(["{'content': '\\ud83d'}: surrogates not allowed"], OUTPUT, CHUNKS)

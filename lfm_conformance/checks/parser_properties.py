@@ -97,3 +97,10 @@ def reasoning_split_equals_generated(reasoning: str | None, content: str | None,
         raise CheckFailed("the reasoning/content split differs from the model's <think> block",
                           f"reasoning {expected_reasoning!r}, content {expected_answer!r}",
                           f"reasoning {reasoning!r}, content {content!r}", _evidence(model_output, None))
+
+
+def deltas_serializable(unsendable: list[str], model_output: str, chunks: list[str]) -> None:
+    """Every streamed delta can be sent: the server serializes each chunk to JSON (UTF-8)."""
+    if unsendable:
+        raise CheckFailed("a streamed delta cannot be serialized to JSON (the server cannot send the chunk)",
+                          "every delta serializable", excerpt(unsendable), _evidence(model_output, chunks))
