@@ -1,0 +1,55 @@
+"""End to end: the seeded generated tool calls (fixtures/generated_calls.yaml) through a real server.
+The CPU stand-in is taught to answer each prompt with its call, so the same prompt asked streaming
+and non-streaming shows whether the in-process parser findings (suites/parser_findings.yaml) reach
+users. Applies to fixture targets whose stand-in was taught the calls (real weights emit their own)."""
+import json
+
+import pytest
+
+from fixtures import generated_calls
+from lfm_conformance.checks import tool_calls
+from lfm_conformance.checks.parser_properties import calls_equal_generated
+from lfm_conformance.streaming import stream_chat
+
+pytestmark = pytest.mark.requires("tools")
+CALLS = {call["id"]: call for call in generated_calls.calls()}
+BOUND = 512
+
+
+def _ask(server, model, call, stream: bool) -> dict:
+    kwargs = dict(model=model.hf_id, messages=generated_calls.prompt(call), tools=[generated_calls.tool(call)],
+                  temperature=0, max_tokens=BOUND)
+    client = server.client()
+    return stream_chat(client, **kwargs) if stream else client.chat.completions.create(**kwargs).model_dump()
+
+
+def _taught(model, matrix, serve_config):
+    if serve_config.target.weights != "fixture":
+        pytest.skip("not applicable: real weights are not taught the generated calls")
+    style = matrix.fixtures[model.fixture]["teach"]
+    if style not in generated_calls.TEACH_STYLES:
+        pytest.skip(f"not applicable: fixture {model.fixture} (teach style {style}) is not taught the generated calls")
+
+
+def _parsed(response) -> list[dict]:
+    message, _ = tool_calls.message_of(response)
+    return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+            for c in message.get("tool_calls") or []]
+
+
+@pytest.mark.parametrize("call_id", list(CALLS))
+def test_generated_call_parsed_non_streaming(model, matrix, serve_config, server, call_id):
+    _taught(model, matrix, serve_config)
+    call = CALLS[call_id]
+    response = _ask(server, model, call, stream=False)
+    calls_equal_generated(_parsed(response), [{"name": call["name"], "arguments": call["arguments"]}],
+                          call["reply"])
+
+
+@pytest.mark.parametrize("call_id", list(CALLS))
+def test_generated_call_streamed_equals_non_streaming(model, matrix, serve_config, server, call_id):
+    _taught(model, matrix, serve_config)
+    call = CALLS[call_id]
+    whole, streamed = _parsed(_ask(server, model, call, stream=False)), _parsed(_ask(server, model, call, stream=True))
+    calls_equal_generated(streamed, [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in whole],
+                          call["reply"])

@@ -1,0 +1,72 @@
+"""Recorded parser findings (suites/parser_findings.yaml): each minimal model output + chunking that
+broke a parser property, replayed through the model's parsers as its server drives them. One test
+function per finding (`test_parser_finding_<id>`), so suites/known_deviations.yaml marks each one a
+strict expected failure of the vLLM versions it was found in: the day vLLM fixes it, it shows XPASS."""
+import pytest
+
+from lfm_conformance import parser_findings as findings
+from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
+
+TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+CAPABILITY = {"tools": "tools", "reasoning": "reasoning"}
+THINKING = f"{THINK_START}ok{THINK_END}"
+
+
+def _split_tool_output(text: str) -> tuple[str, str]:
+    """(before, after) the call block, past a leading think block."""
+    if THINK_END in text:
+        text = text.split(THINK_END, 1)[1]
+    return text.split(CALL_START, 1)[0], text.split(CALL_END, 1)[1]
+
+
+def _split_reasoning_output(text: str) -> tuple[str, str]:
+    reasoning, answer = text.split(THINK_END, 1)
+    return reasoning.removeprefix(THINK_START), answer
+
+
+def replay(finding: dict, parser) -> None:
+    """The checks of the finding's property, on its recorded output and delta texts."""
+    text, pieces = finding["model_output"], finding["delta_texts"]
+    tools = TOOLS  # as the properties send them (suites/test_parser_properties.py)
+    if finding["parser"] == "tools" and parser.reasoning_parser:  # served with a reasoning parser, the model thinks first
+        pieces = [THINKING, *pieces]
+        text = THINKING + text
+    ids, sizes = parser.encode_pieces(pieces)
+    whole = parser.non_streaming(ids, tools)
+    streamed = parser.streaming(ids, sizes, tools)
+    chunks = parser.delta_texts(ids, sizes, tools)
+    prop = finding["property"]
+    if prop == "test_tool_calls_parsed_equal_generated":
+        props.calls_equal_generated(whole.calls, finding["expected_calls"], text)
+    elif prop == "test_tool_calls_streamed_equal_non_streaming":
+        props.deltas_serializable(streamed.unsendable, text, chunks)
+        props.streamed_calls_equal_non_streaming(streamed.streamed, whole.calls, text, chunks)
+        props.no_markup_in("streamed content", streamed.content, text, chunks)
+    elif prop == "test_text_around_tool_calls_is_content":
+        before, after = _split_tool_output(text)
+        props.surrounding_text_is_content(whole.content, before, after, text)
+        props.streamed_text_equals_non_streaming("content", streamed.content, whole.content, text, chunks)
+    elif prop == "test_reasoning_split_equals_generated":
+        reasoning, answer = _split_reasoning_output(text)
+        props.reasoning_split_equals_generated(whole.reasoning, whole.content, reasoning, answer, text)
+    elif prop == "test_reasoning_streamed_equals_non_streaming":
+        props.streamed_text_equals_non_streaming("reasoning", streamed.reasoning, whole.reasoning, text, chunks)
+        props.streamed_text_equals_non_streaming("content", streamed.content, whole.content, text, chunks)
+        props.no_markup_in("streamed content", streamed.content, text, chunks)
+    else:
+        raise ValueError(f"{findings.FINDINGS_FILE}: finding {finding['id']}: unknown property {prop!r}")
+
+
+def _finding_test(finding: dict):
+    @pytest.mark.requires(CAPABILITY[finding["parser"]])
+    def test(model, matrix, target):
+        replay(finding, findings.serving_parser(model, matrix, target))
+
+    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}"
+    test.__doc__ = f"{finding['property']}: {finding['check']} (expected {finding['expected']}; observed {finding['observed']})"
+    return test
+
+
+for _finding in findings.load():
+    globals()[f"test_parser_finding_{_finding['id']}"] = _finding_test(_finding)
