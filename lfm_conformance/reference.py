@@ -4,12 +4,13 @@ from __future__ import annotations
 
 def prompt_logprobs(model_path: str, architecture: str, ids: list[int]) -> list[float]:
     """log p(token_i | tokens_<i) for i >= 1, computed by transformers on CPU in float32 (or on the
-    GPU in bfloat16 where one is present)."""
+    GPU, where one is present, in the checkpoint's own dtype: bfloat16 for the real weights, float32
+    for the fixtures, as the gpu and gpu-fixture targets serve them)."""
     import torch
     import transformers
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    dtype = "auto" if device == "cuda" else torch.float32
     cls = transformers.AutoModelForImageTextToText if architecture.endswith("ConditionalGeneration") \
         else transformers.AutoModelForCausalLM
     model = cls.from_pretrained(model_path, dtype=dtype).to(device).eval()
