@@ -164,8 +164,7 @@ def summarize(doc: dict) -> dict:
         counts[rec["status"]] += 1
         if rec["status"] in BLOCKING:
             cells.setdefault((rec["model"], rec["where"], rec["suite"]), []).append(rec)
-    blocking = [f"{model} / {where} / {suite}: "
-                + ", ".join(f"{grid.SYMBOL[r['status']]} {r['check']}{_case_suffix(r)}" for r in recs)
+    blocking = [f"{model} / {where} / {suite}: " + ", ".join(_checks_in_cell(recs))
                 for (model, where, suite), recs in cells.items()]
     notes = []
     for run in doc["runs"]:
@@ -178,6 +177,15 @@ def summarize(doc: dict) -> dict:
         notes.append("no conformance check ran")
     verdict = "BLOCKED" if blocking or notes else "SIGN-OFF"
     return {"verdict": verdict, "counts": counts, "blocking": blocking, "notes": notes}
+
+
+def _checks_in_cell(recs: list[dict]) -> list[str]:
+    """One entry per failing check of a cell; a check failing for several cases says how many."""
+    by_check: dict[tuple[str, str], list[dict]] = {}
+    for r in recs:
+        by_check.setdefault((r["status"], r["check"]), []).append(r)
+    return [f"{grid.SYMBOL[status]} {check}" + (_case_suffix(rs[0]) if len(rs) == 1 else f" ({len(rs)} cases)")
+            for (status, check), rs in by_check.items()]
 
 
 def write(doc: dict, out_dir: Path) -> list[Path]:
