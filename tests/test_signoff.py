@@ -66,3 +66,11 @@ def test_hand_made_documents_match_the_schema_and_a_bad_one_does_not():
     bad = rf.doc(records=[rf.record(figures=[{**ACCURACY, "measured": "high"}])])
     with pytest.raises(jsonschema.ValidationError):
         validator.validate(bad)
+
+
+def test_verdict_names_a_check_failing_for_many_cases_once_with_the_count():
+    recs = [rf.record(suite="robustness", check="test_malformed_request_refused", status="fail", case=c)
+            for c in ("body-is-a-list", "body-is-a-string", "deep-nesting")]
+    doc = rf.doc(records=recs)
+    assert doc["summary"]["blocking"] == [
+        "LFM2.5-230M / cpu / robustness: FAIL test_malformed_request_refused (3 cases)"]
