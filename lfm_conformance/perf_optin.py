@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
 import pytest
+
+from lfm_conformance import results
 
 MARKER = "perf"
 _DESELECTED = pytest.StashKey[int]()
@@ -56,26 +57,6 @@ def pytest_terminal_summary(terminalreporter, config):
         terminalreporter.write_line(f"perf figures written to {path}")
 
 
-def _machine() -> str:
-    """The GPU name (nvidia-smi) or the CPU model (/proc/cpuinfo)."""
-    import subprocess
-
-    try:
-        gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
-                             text=True, timeout=30).stdout.strip()
-        if gpu:
-            return gpu
-    except (OSError, subprocess.SubprocessError):
-        pass
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
-
-
 def _write(config, measured) -> Path:
     """<reports>/perf.json: every perf measurement with its test and outcome, and the environment."""
     from lfm_conformance import deviations
@@ -89,7 +70,7 @@ def _write(config, measured) -> Path:
         torch_version = None
     doc = {"environment": {"vllm": deviations.installed_vllm_version(), "torch": torch_version,
                            "target": state.target, "matrix_sha256": state.matrix.sha256,
-                           "machine": _machine(), "cpus": os.cpu_count()},
+                           "machine": results.hardware()["name"], "cpus": os.cpu_count()},
            "measurements": [{"test": report.nodeid, "outcome": report.outcome, "figures": figures}
                             for report, figures in measured]}
     path = state.reports / "perf.json"

@@ -3,13 +3,13 @@ deployment) instead of servers they start. RemoteEndpoint offers the interface t
 VllmServer; what needs control of the server (its flags, its log) is not applicable."""
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import pytest
 
+from lfm_conformance.endpoint import OpenAIEndpoint
 from lfm_conformance.matrix import ServeConfig
 
 NEEDS_CONTROL = "not applicable: needs control of the server flags (remote mode)"
@@ -25,7 +25,7 @@ def normalize(base_url: str) -> str:
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-class RemoteEndpoint:
+class RemoteEndpoint(OpenAIEndpoint):
     def __init__(self, base_url: str, config: ServeConfig, model_path: str, api_key: str | None = None):
         self.root = normalize(base_url)
         self.config = config
@@ -42,23 +42,6 @@ class RemoteEndpoint:
     # -- the VllmServer interface the suites use --------------------------------------------------
     def url(self, path: str = "") -> str:
         return f"{self.root}{path}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url("/v1")
-
-    def client(self, **kwargs):
-        import openai
-
-        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "EMPTY", max_retries=0,
-                             timeout=kwargs.pop("timeout", 120), **kwargs)
-
-    def get_json(self, path: str, timeout: float = 30) -> dict:
-        req = urllib.request.Request(self.url(path))
-        if self.api_key:
-            req.add_header("Authorization", f"Bearer {self.api_key}")
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
-            return json.loads(resp.read())
 
     def alive(self) -> bool:
         try:

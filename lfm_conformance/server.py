@@ -3,7 +3,6 @@ liveness and teardown of its process group."""
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import signal
 import socket
@@ -14,6 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from lfm_conformance.endpoint import OpenAIEndpoint
 from lfm_conformance.matrix import ServeConfig
 from lfm_conformance.redact import redact
 
@@ -39,7 +39,7 @@ def _die_with_parent() -> None:
         pass
 
 
-class VllmServer:
+class VllmServer(OpenAIEndpoint):
     def __init__(self, config: ServeConfig, model_path: str, log_dir: Path, *, host: str = "127.0.0.1",
                  port: int | None = None, python: str = sys.executable, api_key: str | None = None):
         self.config = config
@@ -155,23 +155,6 @@ class VllmServer:
     # -- access -----------------------------------------------------------------------------------
     def url(self, path: str = "") -> str:
         return f"http://{self.host}:{self.port}{path}"
-
-    @property
-    def base_url(self) -> str:
-        return self.url("/v1")
-
-    def client(self, **kwargs):
-        import openai
-
-        return openai.OpenAI(base_url=self.base_url, api_key=self.api_key or "EMPTY", max_retries=0,
-                             timeout=kwargs.pop("timeout", 120), **kwargs)
-
-    def get_json(self, path: str) -> dict:
-        req = urllib.request.Request(self.url(path))
-        if self.api_key:
-            req.add_header("Authorization", f"Bearer {self.api_key}")
-        with urllib.request.urlopen(req, timeout=30) as resp:
-            return json.loads(resp.read())
 
     def log_text(self) -> str:
         try:
