@@ -80,3 +80,12 @@ def test_unsendable_delta_fails():
     props.deltas_serializable([], OUTPUT, CHUNKS)
     with pytest.raises(CheckFailed, match="cannot be serialized to JSON"):
         props.deltas_serializable(["{'content': '\\ud83d'}: surrogates not allowed"], OUTPUT, CHUNKS)
+
+
+def test_a_failure_message_with_lone_surrogates_stays_writable():
+    """A parser that emits lone surrogates must not break the report (pytest-xdist sends it as UTF-8)."""
+    from lfm_conformance.checks import CheckFailed
+
+    exc = CheckFailed("surrogates in arguments", '{"a": "😀"}', '{"a": "\ud83d\ude00"}')
+    assert "\\ud83d\\ude00" in str(exc)
+    str(exc).encode("utf-8")
