@@ -177,6 +177,9 @@ def _state(config) -> RunState:
     return config.stash[STATE]
 
 
+run_state = _state  # for suites that parametrize from the matrix themselves (e.g. test_accuracy.py)
+
+
 # -- parametrization ----------------------------------------------------------------------------
 def pytest_generate_tests(metafunc):
     if "model" not in metafunc.fixturenames:

@@ -213,7 +213,9 @@ class Summary:
         if report.when != "call":
             return
         for name, value in report.user_properties:
-            if name == "figures" and isinstance(value, dict) and value.get("kind") == "robustness":
+            # Only the figures this suite records (they name the model); others' are not counted.
+            if name == "figures" and isinstance(value, dict) and value.get("kind") == "robustness" \
+                    and "model" in value:
                 self.add(value)
 
     def add(self, fig: dict) -> None:

@@ -6,8 +6,7 @@ import warnings
 
 import pytest
 
-from lfm_conformance import accuracy
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance import accuracy, plugin
 from lfm_conformance.checks import accuracy as gate
 
 pytestmark = pytest.mark.accuracy
@@ -17,14 +16,16 @@ def pytest_generate_tests(metafunc):
     """Tasks from the matrix, as a parametrize mark: pytest applies it after the plugin's `model`
     parametrization, so ids read like the grid, model first: [LFM2.5-230M-cpu-lfmc_arith_chat]."""
     if "task" in metafunc.fixturenames:
-        matrix = matrix_mod.load(metafunc.config.getoption("--matrix"))
-        tasks = accuracy.task_names(matrix, metafunc.config.getoption("--target"))
-        metafunc.definition.add_marker(pytest.mark.parametrize("task", tasks))
+        run = plugin.run_state(metafunc.config)  # the matrix and the resolved target (--target auto)
+        tasks = accuracy.task_names(run.matrix, run.target)
+        metafunc.definition.add_marker(pytest.mark.parametrize("task", tasks or [None]))
 
 
 @pytest.fixture
 def baseline(model, task, matrix, target) -> accuracy.Baseline:
     """The test's baseline; listed before `server` so that a skip starts no server."""
+    if task is None:
+        pytest.skip(f"not applicable: matrix.yaml accuracy has no baselines for target {target}")
     found = accuracy.baseline_for(matrix, target, model.name, task)
     if found is None:
         pytest.skip(f"not applicable: matrix.yaml accuracy.{target} has no {task} baseline for {model.name}")

@@ -198,3 +198,10 @@ def test_offline_run_of_a_hub_task_fails_clearly_before_any_server_starts(matrix
     assert result.returncode == 1, output
     assert "lm-eval task 'gsm8k' would need a download (task 'gsm8k' reads dataset 'openai/gsm8k'" in output
     assert "Traceback" not in output and "vLLM servers started" not in output
+
+
+def test_tasks_follow_the_resolved_target_when_target_is_auto():
+    """--target defaults to auto (cpu here): the accuracy suite must parametrize over that target's tasks,
+    not find none and skip everything."""
+    result = run_pytest("suites/test_accuracy.py", "--collect-only", "-q", timeout=300)
+    assert "[LFM2.5-230M-cpu-lfmc_arith_chat]" in result.stdout, result.stdout[-2000:]
