@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, replace
-from typing import Callable
+from typing import Callable, Sequence
 
 import yaml
 from packaging.version import InvalidVersion, Version
@@ -17,7 +17,7 @@ from lfm_conformance.matrix import Matrix, MatrixError, Model, ServeConfig
 
 UNLISTED = "unlisted"
 NOT_APPLICABLE = "not applicable: "  # the prefix the grid and reports read as n/a
-NVIDIA_SMI_QUERY = ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]
+NVIDIA_SMI_QUERY = ("--query-gpu=name,memory.total", "--format=csv,noheader,nounits")
 
 
 @dataclass(frozen=True)
@@ -62,13 +62,14 @@ def fleet(matrix: Matrix) -> Fleet:
 
 
 # -- detection ------------------------------------------------------------------------------------
-def query_nvidia_smi() -> str | None:
-    """nvidia-smi's CSV line per GPU, or None where there is no nvidia-smi or it finds no GPU."""
+def query_nvidia_smi(query: Sequence[str] = NVIDIA_SMI_QUERY) -> str | None:
+    """nvidia-smi's CSV line per GPU for `query` (default: name and memory in MiB, no units), or None
+    where there is no nvidia-smi or it finds no GPU."""
     exe = shutil.which("nvidia-smi")
     if exe is None:
         return None
     try:
-        out = subprocess.run([exe, *NVIDIA_SMI_QUERY], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([exe, *query], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout if out.returncode == 0 and out.stdout.strip() else None

@@ -8,7 +8,6 @@ import json
 import os
 import platform
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import deviations, grid, redact, signoff
+from lfm_conformance import deviations, gpu, grid, redact, signoff
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,12 +287,8 @@ def environment() -> dict:
 
 def hardware() -> dict:
     """The GPUs nvidia-smi lists (name, memory, driver), else the CPU model, cores and memory."""
-    if shutil.which("nvidia-smi"):
-        try:
-            out = subprocess.run(["nvidia-smi", "--query-gpu=name,memory.total,driver_version",
-                                  "--format=csv,noheader"], capture_output=True, text=True, timeout=30).stdout
-        except (OSError, subprocess.SubprocessError):
-            out = ""
+    out = gpu.query_nvidia_smi(("--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"))
+    if out:
         gpus = [dict(zip(("name", "memory", "driver"), (p.strip() for p in line.split(","))))
                 for line in out.splitlines() if line.count(",") == 2]
         if gpus:
