@@ -24,6 +24,10 @@ CLAMPED = {"id": "cmpl-9218545f6bea2645", "object": "text_completion", "choices"
 MAX_TOKENS_OVER = {"error": {"message": "max_tokens=2049 cannot be greater than max_model_len=2048. Please request "
                                         "fewer output tokens. (parameter=max_tokens, value=2049)",
                              "type": "BadRequestError", "param": "max_tokens", "code": 400}}
+# vLLM 0.23.0 (H200, docs/gpu-run-2026-11-27): the same rejection in other words.
+MAX_TOKENS_OVER_0_23 = {"error": {"message": "max_tokens=2049 cannot be greater than max_model_len=max_total_tokens=2048. "
+                                             "Please request fewer output tokens. (parameter=max_tokens, value=2049)",
+                                  "type": "BadRequestError", "param": "max_tokens", "code": 400}}
 SERVER_ERROR = {"error": {"message": "EngineCore encountered an issue.", "type": "InternalServerError", "code": 500}}
 
 
@@ -34,6 +38,7 @@ def test_recorded_responses_pass():
     context.prompt_over_context_rejected(400, OVER, 2048, 2049)
     context.max_tokens_clamped(200, CLAMPED, 2038, 2048)
     context.max_tokens_over_context_rejected(400, MAX_TOKENS_OVER, 2048, 2049)
+    context.max_tokens_over_context_rejected(400, MAX_TOKENS_OVER_0_23, 2048, 2049)
     context.healthy(200, "a rejected request")
 
 
@@ -95,11 +100,20 @@ def test_max_tokens_not_clamped_fails(status, body, match):
         context.max_tokens_clamped(status, body, 2038, 2048)
 
 
+def _with_message(message: str) -> dict:
+    return {"error": {**MAX_TOKENS_OVER["error"], "message": message}}
+
+
 @pytest.mark.parametrize("status,body,match", [
     (200, CLAMPED, "not rejected with HTTP 400"),
     (500, SERVER_ERROR, "server error"),
-    (400, NO_ROOM, "does not name max_tokens and the context limit"),
-], ids=["accepted", "5xx", "other-reason"])
+    (400, NO_ROOM, r"does not name max_tokens and the context limit \(no the requested 2049, no the limit 2048\)"),
+    (400, OVER, r"does not name max_tokens and the context limit \(no max_tokens\)"),
+    (400, _with_message("max_tokens=2049 cannot be greater than max_model_len=4096."), r"\(no the limit 2048\)"),
+    (400, _with_message("max_tokens=20490 cannot be greater than max_model_len=20480."),
+     r"\(no the requested 2049, no the limit 2048\)"),
+    (422, MAX_TOKENS_OVER, "not rejected with HTTP 400"),
+], ids=["accepted", "5xx", "other-reason", "prompt-too-long", "other-limit", "numbers-inside-others", "422"])
 def test_max_tokens_over_context_not_rejected_fails(status, body, match):
     with pytest.raises(CheckFailed, match=match):
         context.max_tokens_over_context_rejected(status, body, 2048, 2049)
