@@ -5,11 +5,68 @@ drives them, without a server: the parser class the server composes from its fla
 into the delta text, and `Parser.parse` (non-streaming) / `Parser.parse_delta` (streaming)."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 PROMPT = [{"role": "user", "content": "Go."}]
+
+# What ServingParser calls in vLLM: (module, attribute path, keyword arguments it passes). vLLM 0.32
+# has all of it; older releases (0.23.0) have a ParserManager.get_parser without `tokenizer`.
+DRIVER_API = (
+    ("vllm.tokenizers", "get_tokenizer", ()),
+    ("vllm.parser.parser_manager", "ParserManager.get_parser",
+     ("tool_parser_name", "reasoning_parser_name", "enable_auto_tools", "tokenizer")),
+    ("vllm.parser.abstract_parser", "Parser.adjust_request", ()),
+    ("vllm.parser.abstract_parser", "Parser.set_prompt_token_ids", ()),
+    ("vllm.parser.abstract_parser", "Parser.parse", ("enable_auto_tools", "model_output_token_ids")),
+    ("vllm.parser.abstract_parser", "Parser.parse_delta", ("prompt_token_ids", "finished")),
+    ("vllm.entrypoints.openai.chat_completion.protocol", "ChatCompletionRequest", ()),
+    ("vllm.v1.engine.detokenizer", "IncrementalDetokenizer.from_new_request", ()),
+)
+NEEDS = "the in-process parser driver needs vLLM's Parser API (vLLM >= 0.32)"
+
+
+def _accepts(function, keyword: str) -> bool:
+    try:
+        params = inspect.signature(function).parameters
+    except (TypeError, ValueError):  # no introspectable signature: let the call decide
+        return True
+    return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def missing_api(import_module=importlib.import_module) -> list[str]:
+    """What of DRIVER_API the vLLM that `import_module` finds lacks, as "ParserManager.get_parser(tokenizer=...)"
+    or "vllm.parser.parser_manager"; empty when the driver can run."""
+    missing = []
+    for module_name, path, keywords in DRIVER_API:
+        try:
+            obj = import_module(module_name)
+        except ImportError:
+            if module_name not in missing:
+                missing.append(module_name)
+            continue
+        for part in path.split("."):
+            obj = getattr(obj, part, None)
+        if obj is None:
+            missing.append(path)
+            continue
+        missing += [f"{path}({k}=...)" for k in keywords if not _accepts(obj, k)]
+    return missing
+
+
+def unsupported_reason(version: str | None, import_module=importlib.import_module) -> str | None:
+    """Why the parser tests cannot run on this vLLM ("not applicable: ..."), or None when they can."""
+    try:
+        import_module("vllm")
+    except ImportError:
+        return f"not applicable: {NEEDS}; vLLM is not installed here"
+    missing = missing_api(import_module)
+    if not missing:
+        return None
+    return f"not applicable: {NEEDS}; installed {version or 'vLLM (version unknown)'} lacks {', '.join(missing)}"
 
 
 def weights_path(model, matrix, target) -> str:
