@@ -55,10 +55,18 @@ class Deviation:
     documented: str
     observed: str
     evidence: str
-    cases: tuple[str, ...] | None = None  # ids of the test's `case` parameter (table-driven suites)
+    cases: tuple[str, ...] | None = None  # the test's parameters besides the model (case_id), e.g. table rows
 
     def reason(self) -> str:
         return f"known deviation {self.id} (vLLM {self.vllm}): documented: {self.documented}; observed: {self.observed}"
+
+
+def case_id(param_id: str, model_id: str) -> str | None:
+    """A test's parameters other than the model, as pytest's id spells them (robustness case
+    "malformed-json", generated call "generated_00"), from the test's parameter id and the model's
+    ("LFM2.5-230M-cpu"); None for a test parametrized by the model only. `cases` match these."""
+    rest = param_id.replace(model_id, "", 1).strip("-")
+    return rest or None
 
 
 class KnownDeviations:

@@ -218,7 +218,7 @@ def pytest_collection_modifyitems(session, config, items):
         if model is not None:
             suite = item.path.stem.removeprefix("test_")
             item.user_properties += [("model", model.name), ("suite", suite), ("check", check), ("config", key)]
-            case = getattr(item.callspec.params.get("case"), "id", None)
+            case = deviations.case_id(item.callspec.id, f"{model.name}-{state.target}")
             deviation = state.known.match(check, model.name, state.target, case=case)
             if deviation is not None:
                 # Only the check's own verdict counts as the deviation; any other error stays an error.

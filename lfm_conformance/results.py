@@ -77,7 +77,7 @@ class ResultsCollector:
         record["status"] = status
         record["reason"], record["evidence"] = _reason_and_evidence(report, status)
         if status in ("known-deviation", "unexpected-pass"):
-            dev = self.state.known.match(record["check"], record["model"], self.state.target)
+            dev = self.state.known.match(record["check"], record["model"], self.state.target, case=record["case"])
             if dev is not None:
                 record["deviation"] = {"id": dev.id, "vllm": dev.vllm, "documented": dev.documented,
                                        "observed": dev.observed, "evidence": dev.evidence}
@@ -206,12 +206,12 @@ def schema() -> dict:
 
 # -- pieces of a record -------------------------------------------------------------------------------
 def _case(nodeid: str, model_id: str) -> str | None:
-    """The test's parameters other than the model (e.g. "streaming"), or None."""
+    """The test's parameters other than the model (e.g. "streaming"), or None. Under xdist's
+    loadgroup the node id ends in "@<group>" after the parameters."""
+    nodeid = re.sub(r"\]@[^\]]*$", "]", nodeid)
     if not nodeid.endswith("]") or "[" not in nodeid:
         return None
-    params = nodeid[nodeid.index("[") + 1:-1]
-    rest = params.replace(model_id, "", 1).strip("-")
-    return rest or None
+    return deviations.case_id(nodeid[nodeid.index("[") + 1:-1], model_id)
 
 
 def _case_suffix(rec: dict) -> str:

@@ -42,6 +42,17 @@ def test_case_restriction_for_table_driven_tests(tmp_path):
     assert known.match(check, model, "cpu") is None
 
 
+@pytest.mark.parametrize("param_id,model_id,case", [
+    ("LFM2.5-230M-cpu", "LFM2.5-230M-cpu", None),
+    ("LFM2.5-230M-cpu-malformed-json", "LFM2.5-230M-cpu", "malformed-json"),  # the robustness table's `case`
+    ("LFM2.5-230M-gpu-fixture-generated_00", "LFM2.5-230M-gpu-fixture", "generated_00"),  # any other parameter
+    ("top_k=1-LFM2.5-230M-cpu", "LFM2.5-230M-cpu", "top_k=1"),  # parametrized before the model
+    ("LFM2.5-1.2B-JP-202606-cpu-streaming", "LFM2.5-1.2B-JP-202606-cpu", "streaming"),
+])
+def test_case_id_is_the_parameters_besides_the_model(param_id, model_id, case):
+    assert deviations.case_id(param_id, model_id) == case
+
+
 def test_entry_without_evidence_is_rejected(tmp_path):
     entry = dict(ENTRY)
     del entry["evidence"]

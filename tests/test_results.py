@@ -228,6 +228,15 @@ def test_case_is_the_parameters_besides_the_model():
     assert results._case("s/test_t.py::test_x", "LFM2.5-230M-cpu") is None
 
 
+def test_case_survives_the_xdist_group_suffix():
+    """Under -n (loadgroup) the node id ends in @<group>: the case is still the parameters."""
+    nodeid = ("suites/test_generated_tool_calls.py::test_generated_call_parsed_non_streaming"
+              "[LFM2.5-230M-gpu-fixture-generated_00]@gpu-fixture-dense-chat+tool_calling")
+    assert results._case(nodeid, "LFM2.5-230M-gpu-fixture") == "generated_00"
+    assert results._case("s/test_t.py::test_x[LFM2.5-230M-cpu]@cpu-dense-chat+max-model-len=2048",
+                         "LFM2.5-230M-cpu") is None
+
+
 @pytest.mark.parametrize("reported,label", [
     ("NVIDIA H100 80GB HBM3", "H100"), ("NVIDIA A100-SXM4-80GB", "A100-80GB"), ("NVIDIA A100-PCIE-40GB", "A100-40GB"),
     ("NVIDIA L4", "L4"), ("NVIDIA L40S", "L40S"), ("Tesla T4", "T4"), ("NVIDIA H200", "H200"),
