@@ -24,11 +24,9 @@ def _ask(server, model, call, stream: bool) -> dict:
 
 
 def _taught(model, matrix, serve_config):
-    if serve_config.target.weights != "fixture":
-        pytest.skip("not applicable: real weights are not taught the generated calls")
-    style = matrix.fixtures[model.fixture]["teach"]
-    if style not in generated_calls.TEACH_STYLES:
-        pytest.skip(f"not applicable: fixture {model.fixture} (teach style {style}) is not taught the generated calls")
+    reason = generated_calls.not_taught_reason(model, matrix, serve_config)
+    if reason:
+        pytest.skip(reason)
 
 
 def _parsed(response) -> list[dict]:

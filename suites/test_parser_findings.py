@@ -1,12 +1,20 @@
 """Recorded parser findings (suites/parser_findings.yaml): each minimal model output + chunking that
 broke a parser property, replayed through the model's parsers as its server drives them. One test
 function per finding (`test_parser_finding_<id>`), so suites/known_deviations.yaml marks each one a
-strict expected failure of the vLLM versions it was found in: the day vLLM fixes it, it shows XPASS."""
+strict expected failure of the vLLM versions it was found in: the day vLLM fixes it, it shows XPASS.
+End to end (`test_parser_finding_<id>_end_to_end`): the CPU stand-ins are taught each tool-parser
+finding's model output (fixtures/generated_calls.py), so the same checks run on what a real server
+sends, streaming and not: whether a finding reaches users."""
+import json
+
 import pytest
 
+from fixtures import generated_calls
 from lfm_conformance import parser_findings as findings
 from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.checks.tool_calls import message_of
 from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
+from lfm_conformance.streaming import stream_chat
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 CAPABILITY = {"tools": "tools", "reasoning": "reasoning"}
@@ -68,5 +76,51 @@ def _finding_test(finding: dict):
     return test
 
 
+def _served(server, model, finding: dict, stream: bool) -> dict:
+    kwargs = dict(model=model.hf_id, messages=generated_calls.finding_prompt(finding), tools=finding["tools"],
+                  temperature=0, max_tokens=256)
+    client = server.client()
+    return props.served(lambda: stream_chat(client, **kwargs) if stream
+                        else client.chat.completions.create(**kwargs).model_dump(), finding["model_output"])
+
+
+def _calls(response: dict) -> list[dict]:
+    message, _ = message_of(response)
+    return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in message.get("tool_calls") or []]
+
+
+def replay_served(finding: dict, whole: dict, streamed: dict) -> None:
+    """The finding's property on the served non-streaming and streamed (reassembled) responses."""
+    text, prop = finding["model_output"], finding["property"]
+    if prop == "test_tool_calls_parsed_equal_generated":
+        props.calls_equal_generated(_calls(whole), finding["expected_calls"], text)
+        props.calls_equal_generated(_calls(streamed), finding["expected_calls"], text)
+    elif prop == "test_tool_calls_streamed_equal_non_streaming":
+        expected = [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in _calls(whole)]
+        props.calls_equal_generated(_calls(streamed), expected, text)
+    elif prop == "test_text_around_tool_calls_is_content":
+        before, after = _split_tool_output(text)
+        content = message_of(whole)[0].get("content")
+        props.surrounding_text_is_content(content, before, after, text)
+        props.streamed_text_equals_non_streaming("content", message_of(streamed)[0].get("content"), content, text, None)
+    else:
+        raise ValueError(f"{findings.FINDINGS_FILE}: finding {finding['id']}: no end-to-end replay for {prop!r}")
+
+
+def _end_to_end_test(finding: dict):
+    @pytest.mark.requires("tools")
+    def test(model, matrix, serve_config, server):
+        reason = generated_calls.not_taught_reason(model, matrix, serve_config)
+        if reason:
+            pytest.skip(reason)
+        replay_served(finding, _served(server, model, finding, stream=False), _served(server, model, finding, stream=True))
+
+    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}_end_to_end"
+    test.__doc__ = f"served: {finding['property']} (expected {finding['expected']})"
+    return test
+
+
 for _finding in findings.load():
     globals()[f"test_parser_finding_{_finding['id']}"] = _finding_test(_finding)
+for _finding in generated_calls.findings():
+    globals()[f"test_parser_finding_{_finding['id']}_end_to_end"] = _end_to_end_test(_finding)

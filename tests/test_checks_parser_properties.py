@@ -89,3 +89,22 @@ def test_a_failure_message_with_lone_surrogates_stays_writable():
     exc = CheckFailed("surrogates in arguments", '{"a": "😀"}', '{"a": "\ud83d\ude00"}')
     assert "\\ud83d\\ude00" in str(exc)
     str(exc).encode("utf-8")
+
+
+def test_a_server_error_fails_served():
+    import httpx
+    import openai
+
+    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
+    response = httpx.Response(500, request=request, json={"error": {"message": "surrogates not allowed"}})
+
+    def broken():
+        raise openai.InternalServerError("surrogates not allowed", response=response, body=None)
+
+    with pytest.raises(CheckFailed, match="did not deliver the parsed message") as info:
+        props.served(broken, "<|tool_call_start|>[a()]<|tool_call_end|>")
+    assert "HTTP 500" in str(info.value) and "surrogates not allowed" in str(info.value)
+
+
+def test_a_delivered_response_passes_served():
+    assert props.served(lambda: {"choices": []}, "x") == {"choices": []}

@@ -104,3 +104,18 @@ def deltas_serializable(unsendable: list[str], model_output: str, chunks: list[s
     if unsendable:
         raise CheckFailed("a streamed delta cannot be serialized to JSON (the server cannot send the chunk)",
                           "every delta serializable", excerpt(unsendable), _evidence(model_output, chunks))
+
+
+def served(request, model_output: str):
+    """The response of `request()` (an openai SDK call); a server error or a broken stream fails
+    the check: the model output never reaches the user as a message."""
+    import openai
+
+    try:
+        return request()
+    except openai.APIError as exc:
+        status = getattr(exc, "status_code", None)
+        raise CheckFailed("the server did not deliver the parsed message",
+                          "HTTP 200 with the parsed message (streamed: every chunk)",
+                          f"{f'HTTP {status}: ' if status else ''}{type(exc).__name__}: {excerpt(str(exc))}",
+                          _evidence(model_output, None)) from None
