@@ -76,12 +76,12 @@ def _finding_test(finding: dict):
     return test
 
 
-def _served(server, model, finding: dict, stream: bool) -> dict:
+def _served(server, model, finding: dict, text: str, stream: bool) -> dict:
     kwargs = dict(model=model.hf_id, messages=generated_calls.finding_prompt(finding), tools=finding["tools"],
                   temperature=0, max_tokens=256)
     client = server.client()
     return props.served(lambda: stream_chat(client, **kwargs) if stream
-                        else client.chat.completions.create(**kwargs).model_dump(), finding["model_output"])
+                        else client.chat.completions.create(**kwargs).model_dump(), text)
 
 
 def _calls(response: dict) -> list[dict]:
@@ -89,9 +89,10 @@ def _calls(response: dict) -> list[dict]:
     return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in message.get("tool_calls") or []]
 
 
-def replay_served(finding: dict, whole: dict, streamed: dict) -> None:
-    """The finding's property on the served non-streaming and streamed (reassembled) responses."""
-    text, prop = finding["model_output"], finding["property"]
+def replay_served(finding: dict, text: str, whole: dict, streamed: dict) -> None:
+    """The finding's property on the served non-streaming and streamed (reassembled) responses to
+    the model output `text` (the finding's, after a think block for a thinking model)."""
+    prop = finding["property"]
     if prop == "test_tool_calls_parsed_equal_generated":
         props.calls_equal_generated(_calls(whole), finding["expected_calls"], text)
         props.calls_equal_generated(_calls(streamed), finding["expected_calls"], text)
@@ -110,10 +111,12 @@ def replay_served(finding: dict, whole: dict, streamed: dict) -> None:
 def _end_to_end_test(finding: dict):
     @pytest.mark.requires("tools")
     def test(model, matrix, serve_config, server):
-        reason = generated_calls.not_taught_reason(model, matrix, serve_config)
+        reason = generated_calls.not_taught_reason(model, matrix, serve_config, styles=generated_calls.FINDING_STYLES)
         if reason:
             pytest.skip(reason)
-        replay_served(finding, _served(server, model, finding, stream=False), _served(server, model, finding, stream=True))
+        text = generated_calls.finding_output(finding, matrix, model)
+        replay_served(finding, text, _served(server, model, finding, text, stream=False),
+                      _served(server, model, finding, text, stream=True))
 
     test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}_end_to_end"
     test.__doc__ = f"served: {finding['property']} (expected {finding['expected']})"
