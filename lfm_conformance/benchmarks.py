@@ -88,7 +88,7 @@ class Plan:
         if self.knob_models is not None:
             chosen = self.knob_models.get("vision" if knob.requires == "vision" else "text")
             if model.name != chosen:
-                return (f"knob {knob.name} is checked on {chosen} on this target (one model per architecture, "
+                return (f"not applicable: knob {knob.name} is checked on {chosen} on this target (one model per architecture, "
                         f"matrix.yaml benchmarks.targets knob_models); {model.name} is not")
         return None
 

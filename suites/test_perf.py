@@ -90,7 +90,7 @@ def bench(request, model, setting, matrix, target):
     plan = benchmarks.plan(matrix, target)
     where = benchmarks.where(matrix, target)
     if setting is None and not plan.runs_protocol(model):
-        pytest.skip(f"the protocol runs on {', '.join(plan.models)} on {target} (matrix.yaml benchmarks.targets; "
+        pytest.skip(f"not applicable: the protocol runs on {', '.join(plan.models)} on {target} (matrix.yaml benchmarks.targets; "
                     f"one model per architecture)")
     if setting is not None:
         reason = plan.knob_skip_reason(setting, model, target) or plan.knob_skip_reason(setting, model, where)
@@ -176,7 +176,7 @@ def test_tokenization_bound_ttft(model, setting, bench, record_property):
     with VLLM_USE_FASTOKENS=1 ("lower TTFT on tokenization-bound loads")."""
     plan, where, blackwell, server = bench
     if setting is None and plan.knob_models is not None and model.name != plan.knob_models.get("text"):
-        pytest.skip(f"the tokenization-bound load runs on the fastokens knob's model, {plan.knob_models.get('text')}")
+        pytest.skip(f"not applicable: the tokenization-bound load runs on the fastokens knob's model, {plan.knob_models.get('text')}")
     figures = _protocol(server, model, plan.tokenization_profile)
     name = setting.name if setting else "baseline"
     base = _MEASURED.get((model.name, "baseline"), {}).get("tokenization_figures")
@@ -196,7 +196,7 @@ def test_knob_settings_accepted(model, setting, matrix, target):
     """vLLM's own server argument parser accepts every knob setting the guide documents."""
     plan = benchmarks.plan(matrix, target)
     if plan.knob_models is not None and model.name not in plan.knob_models.values():
-        pytest.skip(f"knobs are checked on {', '.join(plan.knob_models.values())} on {target}")
+        pytest.skip(f"not applicable: knobs are checked on {', '.join(plan.knob_models.values())} on {target}")
     rejected = [f"{k.setting}: {r}" for k in plan.knobs if k.args for r in [benchmarks.rejection(k.args)] if r]
     perf.knob_accepted("; ".join(k.setting for k in plan.knobs if k.args), "\n".join(rejected) or None)
 
