@@ -29,18 +29,12 @@ def _taught(model, matrix, serve_config):
         pytest.skip(reason)
 
 
-def _parsed(response) -> list[dict]:
-    message, _ = tool_calls.message_of(response)
-    return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
-            for c in message.get("tool_calls") or []]
-
-
 @pytest.mark.parametrize("call_id", list(CALLS))
 def test_generated_call_parsed_non_streaming(model, matrix, serve_config, server, call_id):
     _taught(model, matrix, serve_config)
     call = CALLS[call_id]
     response = _ask(server, model, call, stream=False)
-    calls_equal_generated(_parsed(response), [{"name": call["name"], "arguments": call["arguments"]}],
+    calls_equal_generated(tool_calls.parsed_calls(response), [{"name": call["name"], "arguments": call["arguments"]}],
                           call["reply"])
 
 
@@ -48,6 +42,7 @@ def test_generated_call_parsed_non_streaming(model, matrix, serve_config, server
 def test_generated_call_streamed_equals_non_streaming(model, matrix, serve_config, server, call_id):
     _taught(model, matrix, serve_config)
     call = CALLS[call_id]
-    whole, streamed = _parsed(_ask(server, model, call, stream=False)), _parsed(_ask(server, model, call, stream=True))
+    whole = tool_calls.parsed_calls(_ask(server, model, call, stream=False))
+    streamed = tool_calls.parsed_calls(_ask(server, model, call, stream=True))
     calls_equal_generated(streamed, [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in whole],
                           call["reply"])

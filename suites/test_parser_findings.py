@@ -12,7 +12,7 @@ import pytest
 from fixtures import generated_calls
 from lfm_conformance import parser_findings as findings
 from lfm_conformance.checks import parser_properties as props
-from lfm_conformance.checks.tool_calls import message_of
+from lfm_conformance.checks.tool_calls import message_of, parsed_calls
 from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
 from lfm_conformance.streaming import stream_chat
 
@@ -84,21 +84,16 @@ def _served(server, model, finding: dict, text: str, stream: bool) -> dict:
                         else client.chat.completions.create(**kwargs).model_dump(), text)
 
 
-def _calls(response: dict) -> list[dict]:
-    message, _ = message_of(response)
-    return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]} for c in message.get("tool_calls") or []]
-
-
 def replay_served(finding: dict, text: str, whole: dict, streamed: dict) -> None:
     """The finding's property on the served non-streaming and streamed (reassembled) responses to
     the model output `text` (the finding's, after a think block for a thinking model)."""
     prop = finding["property"]
     if prop == "test_tool_calls_parsed_equal_generated":
-        props.calls_equal_generated(_calls(whole), finding["expected_calls"], text)
-        props.calls_equal_generated(_calls(streamed), finding["expected_calls"], text)
+        props.calls_equal_generated(parsed_calls(whole), finding["expected_calls"], text)
+        props.calls_equal_generated(parsed_calls(streamed), finding["expected_calls"], text)
     elif prop == "test_tool_calls_streamed_equal_non_streaming":
-        expected = [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in _calls(whole)]
-        props.calls_equal_generated(_calls(streamed), expected, text)
+        expected = [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in parsed_calls(whole)]
+        props.calls_equal_generated(parsed_calls(streamed), expected, text)
     elif prop == "test_text_around_tool_calls_is_content":
         before, after = _split_tool_output(text)
         content = message_of(whole)[0].get("content")

@@ -42,6 +42,13 @@ def message_of(response: dict) -> tuple[dict, str | None]:
     return choices[0].get("message") or {}, choices[0].get("finish_reason")
 
 
+def parsed_calls(response: dict) -> list[dict]:
+    """The response's tool calls as [{name, arguments (JSON text)}] (non-streaming or reassembled)."""
+    message, _ = message_of(response)
+    return [{"name": c["function"]["name"], "arguments": c["function"]["arguments"]}
+            for c in message.get("tool_calls") or []]
+
+
 def no_call_text_in_content(content: str | None) -> None:
     text = content or ""
     leaked = [m for m in MARKERS if m in text]
