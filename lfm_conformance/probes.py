@@ -21,23 +21,27 @@ def chat(probe_id: str) -> dict:
     """kwargs for chat.completions.create: messages, and tools where the probe has them."""
     data = _load()
     probe = data["chat"][probe_id]
-    kwargs = {"messages": [_with_image_urls(m, data["images"]) for m in probe["messages"]]}
+    kwargs = {"messages": [with_image_urls(m) for m in probe["messages"]]}
     if probe.get("tools"):
         kwargs["tools"] = [copy.deepcopy(data["tools"][name]) for name in probe["tools"]]
     return kwargs
 
 
-def _with_image_urls(message: dict, images: dict) -> dict:
-    """Image parts named in probes.yaml become OpenAI image_url parts carrying a PNG data URL."""
+def with_image_urls(message: dict) -> dict:
+    """Image parts {type: image, image: <name in probes.yaml images>, size: <px, optional>} become
+    OpenAI image_url parts carrying a PNG data URL."""
     from lfm_conformance.images import data_url
 
+    return with_images(message, lambda spec, size: {"type": "image_url", "image_url": {"url": data_url(spec, size)}})
+
+
+def with_images(message: dict, image_part) -> dict:
+    """The message with each named image part replaced by image_part(spec, size)."""
+    images = _load()["images"]
     message = copy.deepcopy(message)
     if isinstance(message.get("content"), list):
-        message["content"] = [
-            {"type": "image_url", "image_url": {"url": data_url(images[part["image"]])}}
-            if part.get("type") == "image" else part
-            for part in message["content"]
-        ]
+        message["content"] = [image_part(images[part["image"]], part.get("size")) if part.get("type") == "image"
+                              else part for part in message["content"]]
     return message
 
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from lfm_conformance.checks.chat_template import prompt_tokens_equal
-from lfm_conformance.images import data_url, draw
+from lfm_conformance.images import draw
 from lfm_conformance.parser_driver import weights_path
-from lfm_conformance.probes import image_spec
+from lfm_conformance.probes import with_image_urls, with_images
 
 CORPUS_FILE = Path(__file__).with_name("chat_template_corpus.yaml")
 CORPUS = yaml.safe_load(CORPUS_FILE.read_text(encoding="utf-8"))
@@ -38,15 +38,6 @@ def _tools(conversation) -> list | None:
     return [CORPUS["tools"][name] for name in conversation.get("tools", [])] or None
 
 
-def _with_images(messages: list, image_part) -> list:
-    """The messages with each corpus image part {type: image, image: name, size} replaced by image_part(spec, size)."""
-    def part(p):
-        return image_part(image_spec(p["image"]), p.get("size")) if p.get("type") == "image" else p
-
-    return [{**m, "content": [part(p) for p in m["content"]]} if isinstance(m.get("content"), list) else m
-            for m in messages]
-
-
 def _reference(path: str, messages: list, tools: list | None) -> list[int]:
     from fixtures.teach import template_messages
 
@@ -54,7 +45,7 @@ def _reference(path: str, messages: list, tools: list | None) -> list[int]:
     messages = template_messages(messages)
     kwargs = dict(tools=tools, add_generation_prompt=True, tokenize=True)
     if any(isinstance(m.get("content"), list) and any(p.get("type") == "image" for p in m["content"]) for m in messages):
-        pictures = _with_images(messages, lambda spec, size: {"type": "image", "image": draw(spec, size)})
+        pictures = [with_images(m, lambda spec, size: {"type": "image", "image": draw(spec, size)}) for m in messages]
         return list(_processor(path).apply_chat_template(pictures, return_dict=True, **kwargs)["input_ids"][0])
     return list(_tokenizer(path).apply_chat_template(messages, return_dict=False, **kwargs))
 
@@ -66,8 +57,7 @@ def test_served_prompt_equals_template_rendering(model, matrix, target, server, 
     if not model.has(needs):
         pytest.skip(f"not applicable: conversation {name} needs capability {needs}; {model.name} has {list(model.capabilities)}")
     tools = _tools(conversation)
-    messages = _with_images(conversation["messages"],
-                            lambda spec, size: {"type": "image_url", "image_url": {"url": data_url(spec, size)}})
+    messages = [with_image_urls(m) for m in conversation["messages"]]
     body = {"model": model.hf_id, "messages": messages, "add_generation_prompt": True}
     if tools:
         body["tools"] = tools
