@@ -1,2 +1,2 @@
-"""lfm-conformance: the plugin in lfm_conformance/plugin.py drives every suite from matrix.yaml."""
-pytest_plugins = ["lfm_conformance.plugin", "lfm_conformance.perf_optin"]
+"""lfm-conformance: the plugin in lfm_conformance/harness/plugin.py drives every suite from matrix.yaml."""
+pytest_plugins = ["lfm_conformance.harness.plugin", "lfm_conformance.harness.perf_optin"]

@@ -23,7 +23,8 @@ PORT = 8000
 
 if modal.is_local():
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from lfm_conformance import fleet, matrix
+    from lfm_conformance.data import matrix
+    from lfm_conformance.serving import fleet
 
     SPEC = fleet.serve_spec(matrix.load(), os.environ.get("MODEL", "LiquidAI/LFM2.5-1.2B-Instruct"),
                             os.environ.get("GPU", "L4"), os.environ.get("PUBLISHED_FLAGS") == "1",

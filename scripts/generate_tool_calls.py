@@ -1,5 +1,5 @@
 """Write fixtures/generated_calls.yaml: a seeded set of tool calls covering every JSON value type
-and spelling the parser properties generate (lfm_conformance/generated_outputs.py), for the
+and spelling the parser properties generate (lfm_conformance/parsers/generated_outputs.py), for the
 end-to-end check through a real server (suites/test_generated_tool_calls.py). The CPU fixtures are
 taught to emit each one. Usage: python scripts/generate_tool_calls.py [--seed N] [--count N]"""
 from __future__ import annotations
@@ -14,7 +14,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from lfm_conformance.generated_outputs import CALL_END, CALL_START, KEYWORD_NAMES, spell  # noqa: E402
+from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, KEYWORD_NAMES, spell  # noqa: E402
 
 OUT = ROOT / "fixtures" / "generated_calls.yaml"
 # One theme per call, in turn: each puts one kind of value in front, the rest drawn at random.

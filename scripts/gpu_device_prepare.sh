@@ -131,7 +131,7 @@ live-attention variants are rebuilt there in a second (fixtures/reference.py).""
 import shutil, sys
 from pathlib import Path
 from fixtures import build
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
 m = matrix_mod.load()
 for name in sys.argv[1:]:
     src = build.fixture_dir(name, m)
@@ -143,7 +143,7 @@ EOF
   LFMC_HOME="$PWD/.lfmc" "$venv/bin/python" - $FIXTURES <<'EOF'
 import sys
 from fixtures import build
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
 m = matrix_mod.load()
 for name in sys.argv[1:]:
     out = build.ensure(name, m, log=lambda line: sys.exit(f"error: {name} would be rebuilt: {line}"))

@@ -93,8 +93,8 @@ import dataclasses, json, sys, time
 from pathlib import Path
 import yaml
 from fixtures import build
-from lfm_conformance import matrix as matrix_mod
-from lfm_conformance.server import ServerError, VllmServer
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving.server import ServerError, VllmServer
 
 out = Path(sys.argv[1])
 m = matrix_mod.load()

@@ -6,8 +6,9 @@ import warnings
 
 import pytest
 
-from lfm_conformance import accuracy, plugin
 from lfm_conformance.checks import accuracy as gate
+from lfm_conformance.harness import plugin
+from lfm_conformance.workloads import accuracy
 
 pytestmark = pytest.mark.accuracy
 

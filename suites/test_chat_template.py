@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from lfm_conformance.checks.chat_template import prompt_tokens_equal
-from lfm_conformance.images import draw
-from lfm_conformance.parser_driver import weights_path
-from lfm_conformance.probes import with_image_urls, with_images
+from lfm_conformance.data.images import draw
+from lfm_conformance.data.probes import with_image_urls, with_images
+from lfm_conformance.parsers.parser_driver import weights_path
 
 CORPUS_FILE = Path(__file__).with_name("chat_template_corpus.yaml")
 CORPUS = yaml.safe_load(CORPUS_FILE.read_text(encoding="utf-8"))

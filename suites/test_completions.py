@@ -4,8 +4,8 @@ instruction-tuned and has no chat template — use the completions endpoint"."""
 import httpx
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import completions
+from lfm_conformance.data import probes
 
 BOUND = 64  # bounds a derailed continuation; the taught one ends far earlier
 PROMPT = probes.completion_prompt("thermodynamics")

@@ -9,7 +9,7 @@ import pytest
 from fixtures import generated_calls
 from lfm_conformance.checks import tool_calls
 from lfm_conformance.checks.parser_properties import calls_equal_generated
-from lfm_conformance.streaming import stream_chat
+from lfm_conformance.harness.streaming import chat_response
 
 pytestmark = pytest.mark.requires("tools")
 CALLS = {call["id"]: call for call in generated_calls.calls()}
@@ -19,8 +19,7 @@ BOUND = 512
 def _ask(server, model, call, stream: bool) -> dict:
     kwargs = dict(model=model.hf_id, messages=generated_calls.prompt(call), tools=[generated_calls.tool(call)],
                   temperature=0, max_tokens=BOUND)
-    client = server.client()
-    return stream_chat(client, **kwargs) if stream else client.chat.completions.create(**kwargs).model_dump()
+    return chat_response(server.client(), stream, **kwargs)
 
 
 def _taught(model, matrix, serve_config):

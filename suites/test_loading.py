@@ -2,8 +2,8 @@
 Guide: "All LFM2.5 language and vision-language models are supported natively by vLLM (the
 Lfm2ForCausalLM, Lfm2MoeForCausalLM, and Lfm2VlForConditionalGeneration architectures)."
 """
-from lfm_conformance import probes
 from lfm_conformance.checks import loading
+from lfm_conformance.data import probes
 
 REPLY_BOUND = 256  # bounds a derailed reply; taught probes end far earlier
 

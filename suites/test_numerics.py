@@ -4,8 +4,8 @@ taught fixtures keep attention degenerate; with real weights, on the model's own
 import httpx
 import pytest
 
-from lfm_conformance import reference
 from lfm_conformance.checks import numerics
+from lfm_conformance.workloads import reference
 
 TEXT = "C. elegans is a tiny nematode worm that lives in soil. The speed is 80 km/h. What is in this image?"
 

@@ -10,11 +10,11 @@ import json
 import pytest
 
 from fixtures import generated_calls
-from lfm_conformance import parser_findings as findings
 from lfm_conformance.checks import parser_properties as props
 from lfm_conformance.checks.tool_calls import message_of, parsed_calls
-from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
-from lfm_conformance.streaming import stream_chat
+from lfm_conformance.harness.streaming import chat_response
+from lfm_conformance.parsers import parser_findings as findings
+from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 CAPABILITY = {"tools": "tools", "reasoning": "reasoning"}
@@ -80,8 +80,7 @@ def _served(server, model, finding: dict, text: str, stream: bool) -> dict:
     kwargs = dict(model=model.hf_id, messages=generated_calls.finding_prompt(finding), tools=finding["tools"],
                   temperature=0, max_tokens=256)
     client = server.client()
-    return props.served(lambda: stream_chat(client, **kwargs) if stream
-                        else client.chat.completions.create(**kwargs).model_dump(), text)
+    return props.served(lambda: chat_response(client, stream, **kwargs), text)
 
 
 def replay_served(finding: dict, text: str, whole: dict, streamed: dict) -> None:

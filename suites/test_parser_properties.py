@@ -6,14 +6,14 @@ Models whose servers run identical parsers and tokenizer (CPU models sharing a f
 
 A minimal failing example hypothesis finds is recorded in suites/parser_findings.yaml, replayed by
 suites/test_parser_findings.py as a strict expected failure, and excluded here (only its input
-class, lfm_conformance/parser_findings.py) so the properties keep hunting for new ones."""
+class, lfm_conformance/parsers/parser_findings.py) so the properties keep hunting for new ones."""
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lfm_conformance import generated_outputs as gen
-from lfm_conformance import parser_findings as findings
 from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.parsers import generated_outputs as gen
+from lfm_conformance.parsers import parser_findings as findings
 
 # Requests carry a tool, as with the guide's combined command: the lfm2 parser then keeps special
 # tokens in the text (skip_special_tokens=False), so tool-call markers inside reasoning stay visible.

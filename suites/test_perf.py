@@ -14,8 +14,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from lfm_conformance import benchmarks, probes
 from lfm_conformance.checks import perf
+from lfm_conformance.data import probes
+from lfm_conformance.workloads import benchmarks
 
 pytestmark = pytest.mark.perf
 
@@ -70,7 +71,7 @@ def _param(name: str, knob, plan):
 
 
 def _plan(config):
-    from lfm_conformance.plugin import STATE
+    from lfm_conformance.harness.plugin import STATE
 
     state = config.stash[STATE]
     return benchmarks.plan(state.matrix, state.target)

@@ -5,9 +5,9 @@ which case reasoning_content is empty"; "Leave max_tokens unset — capping it t
 models' chain-of-thought"."""
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import reasoning, tool_calls
-from lfm_conformance.streaming import stream_chat
+from lfm_conformance.data import probes
+from lfm_conformance.harness.streaming import chat_response
 
 pytestmark = pytest.mark.requires("reasoning")
 BOUND = 256
@@ -16,8 +16,7 @@ BOUND = 256
 def _chat(server, model, probe_id, stream=False, **overrides):
     overrides.setdefault("max_tokens", BOUND)
     kwargs = dict(model=model.hf_id, **probes.chat(probe_id), **probes.sampling(model.preset, **overrides))
-    client = server.client()
-    return stream_chat(client, **kwargs) if stream else client.chat.completions.create(**kwargs).model_dump()
+    return chat_response(server.client(), stream, **kwargs)
 
 
 def test_reasoning_split_from_answer(model, server):

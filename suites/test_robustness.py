@@ -9,9 +9,10 @@ import json
 
 import pytest
 
-from lfm_conformance import probes, robustness
 from lfm_conformance.checks import excerpt
 from lfm_conformance.checks import robustness as check
+from lfm_conformance.data import probes
+from lfm_conformance.workloads import robustness
 
 pytestmark = pytest.mark.robustness
 CASES = robustness.load_cases()

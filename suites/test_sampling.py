@@ -11,8 +11,8 @@ import httpx
 import openai
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import context, sampling
+from lfm_conformance.data import probes
 
 REPLY_BOUND = 256  # bounds a derailed reply; taught probes end far earlier
 EFFECT_BOUND = 24

@@ -3,9 +3,9 @@
 tool_calls"; "Reasoning and tool calling can be combined for the reasoning models"."""
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import tool_calls
-from lfm_conformance.streaming import stream_chat
+from lfm_conformance.data import probes
+from lfm_conformance.harness.streaming import chat_response
 
 pytestmark = pytest.mark.requires("tools")
 BOUND = 256  # bounds a derailed reply; taught replies end far earlier
@@ -21,8 +21,7 @@ def _expected(probe_id, model, matrix, serve_config):
 
 def _chat(server, model, probe_id, stream=False, **extra):
     kwargs = dict(model=model.hf_id, **probes.chat(probe_id), **probes.sampling(model.preset, max_tokens=BOUND), **extra)
-    client = server.client()
-    return stream_chat(client, **kwargs) if stream else client.chat.completions.create(**kwargs).model_dump()
+    return chat_response(server.client(), stream, **kwargs)
 
 
 def test_tool_call_parsed_non_streaming(model, server):

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import vision
+from lfm_conformance.data import probes
 
 pytestmark = pytest.mark.requires("vision")
 BOUND = 64  # bounds a derailed reply; taught replies end far earlier

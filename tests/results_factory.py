@@ -1,7 +1,7 @@
 """Hand-made results documents (the shape results.json has) for the report and merge tests."""
 from __future__ import annotations
 
-from lfm_conformance import results
+from lfm_conformance.report import results
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 MATRIX_SHA = "ab" * 32

@@ -1,7 +1,8 @@
 """matrix.yaml `benchmarks`: the plan per target, where knobs apply, and clear errors on bad data."""
 import pytest
 
-from lfm_conformance import benchmarks, matrix
+from lfm_conformance.data import matrix
+from lfm_conformance.workloads import benchmarks
 
 
 def test_cpu_plan_reads_the_guide_protocol_and_knobs():

@@ -1,14 +1,14 @@
 """The accuracy gate (checks/accuracy.py) on hand-built lm-eval results, the offline guard and
-the matrix's accuracy section (lfm_conformance/accuracy.py)."""
+the matrix's accuracy section (lfm_conformance/workloads/accuracy.py)."""
 import copy
 
 import pytest
 
 from fixtures import accuracy_items
-from lfm_conformance import accuracy
-from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.checks import accuracy as gate
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.workloads import accuracy
 from tests.conftest import run_pytest
 
 

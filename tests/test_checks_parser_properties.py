@@ -3,7 +3,7 @@ import pytest
 
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.checks import parser_properties as props
-from lfm_conformance.parser_driver import StreamedCall
+from lfm_conformance.parsers.parser_driver import StreamedCall
 
 OUTPUT = '<|tool_call_start|>[f(a="x", b=true, c=None)]<|tool_call_end|>'
 EXPECTED = [{"name": "f", "arguments": {"a": "x", "b": True, "c": None}}]

@@ -6,7 +6,7 @@ import pytest
 
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.checks import robustness as check
-from lfm_conformance.robustness import CaseFileError, StreamOutcome, Summary, load_cases
+from lfm_conformance.workloads.robustness import CaseFileError, StreamOutcome, Summary, load_cases
 
 OPENAI_ERROR = json.dumps({"error": {"message": "max_tokens must be at least 1", "type": "BadRequestError",
                                      "param": "max_tokens", "code": 400}})
@@ -19,8 +19,8 @@ def test_openai_error_object_with_4xx_passes():
 
 
 @pytest.mark.parametrize("status, body, problem", [
-    (500, OPENAI_ERROR, "server error (5xx)"),
-    (503, "Internal Server Error", "server error (5xx)"),
+    (500, OPENAI_ERROR, "server error where a client error is due"),
+    (503, "Internal Server Error", "server error where a client error is due"),
     (200, json.dumps({"choices": [{"message": {"content": "hi"}}]}), "accepted instead of refused"),
     (400, "There was an error parsing the body", "not JSON"),
     (400, json.dumps({"detail": "There was an error parsing the body"}), "not an OpenAI error object"),

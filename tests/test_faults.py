@@ -11,9 +11,9 @@ import time
 
 import pytest
 
-from lfm_conformance import matrix as matrix_mod
-from lfm_conformance.pool import ServerPool
-from lfm_conformance.server import ServerError, VllmServer
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving.pool import ServerPool
+from lfm_conformance.serving.server import ServerError, VllmServer
 from tests.conftest import ROOT, run_pytest
 from tests.test_lifecycle import _group_alive, _records
 
@@ -29,7 +29,7 @@ def _nested_file(tmp_path, source: str) -> str:
 
 
 def _run_nested(*args, **kwargs):
-    return run_pytest("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "lfm_conformance.plugin",
+    return run_pytest("-c", str(ROOT / "pyproject.toml"), "--rootdir", str(ROOT), "-p", "lfm_conformance.harness.plugin",
                       *args, **kwargs)
 
 

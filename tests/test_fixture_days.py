@@ -1,7 +1,7 @@
 """Fixtures taught prompts with tools are keyed by the days they were taught for (the LFM2.5 template
 writes today's date into those prompts): a new day names a new build; fixtures without tools do not move."""
 from fixtures import build, teach
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
 
 
 def test_taught_days_are_today_and_tomorrow():

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import docker, fleet
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving import docker, fleet
 from tests.conftest import ROOT
 
 # GPU strings Modal accepts for one GPU: its GPUType enum names (modal_proto) with "_" as "-", the
@@ -100,7 +100,7 @@ def test_serve_spec_and_pair_commands(m, tmp_path):
     assert cmd[cmd.index("--model") + 1] == "LFM2.5-8B-A1B" and cmd[cmd.index("--gpu") + 1] == "B200"
     assert cmd[cmd.index("--served-model-name") + 1] == "llm"
     merge = fleet.merge_command([tmp_path / "a/results.json", tmp_path / "b/results.json"], tmp_path / "signoff")
-    assert merge[1:3] == ["-m", "lfm_conformance.merge"] and merge[-2:] == ["--out", str(tmp_path / "signoff")]
+    assert merge[1:3] == ["-m", "lfm_conformance.report.merge"] and merge[-2:] == ["--out", str(tmp_path / "signoff")]
 
 
 def test_github_matrix_per_backend(m):
@@ -172,7 +172,7 @@ def test_nightly_is_scheduled_manual_and_uses_the_plan():
     assert "schedule" in triggers and "workflow_dispatch" in triggers
     assert "fleet plan --format github" in json.dumps(nightly["jobs"]["plan"])
     assert "fromJSON(needs.plan.outputs.matrix)" in nightly["jobs"]["signoff"]["strategy"]["matrix"]
-    assert "lfm_conformance.merge" in json.dumps(nightly["jobs"]["merge"])
+    assert "lfm_conformance.report.merge" in json.dumps(nightly["jobs"]["merge"])
     ci = yaml.safe_load((ROOT / ".github/workflows/ci.yml").read_text())
     assert "push" in ci[True] and any(s.get("run") == "bash .ci/run" for s in ci["jobs"]["tests"]["steps"])
 

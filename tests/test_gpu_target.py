@@ -2,8 +2,8 @@
 detection mocked, --gpu / auto target in the plugin, and the vLLM minimum version."""
 import pytest
 
-from lfm_conformance import gpu as gpu_mod
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving import gpu as gpu_mod
 from tests.conftest import run_pytest
 
 GPUS = ["T4", "L4", "A10G", "L40S", "A100-40GB", "A100-80GB", "H100", "H200", "B200"]

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from lfm_conformance import matrix as matrix_mod
-from lfm_conformance.server import ServerError, VllmServer
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving.server import ServerError, VllmServer
 from tests.conftest import ROOT, run_pytest
 
 

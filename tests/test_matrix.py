@@ -3,7 +3,7 @@ import copy
 
 import pytest
 
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
 from tests.conftest import run_pytest
 
 GUIDE_MODELS = {"LFM2.5-230M", "LFM2.5-350M", "LFM2.5-1.2B-Instruct", "LFM2.5-1.2B-Thinking", "LFM2.5-1.2B-JP",

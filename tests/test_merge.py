@@ -6,7 +6,7 @@ import sys
 import jsonschema
 import pytest
 
-from lfm_conformance import merge, results
+from lfm_conformance.report import merge, results
 from tests import results_factory as rf
 from tests.conftest import ROOT
 
@@ -104,7 +104,7 @@ def test_a_file_that_is_not_results_json_is_named(tmp_path, capsys):
 
 def test_the_cli_the_fan_out_calls(tmp_path):
     cpu, h100 = _cpu_and_h100(tmp_path, commit="f" * 40)
-    cmd = [sys.executable, "-m", "lfm_conformance.merge", str(cpu), str(h100), "--out", str(tmp_path / "m")]
+    cmd = [sys.executable, "-m", "lfm_conformance.report.merge", str(cpu), str(h100), "--out", str(tmp_path / "m")]
     refused = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and refused.stderr.startswith("error: the results come from different suite commits")
     merged = subprocess.run(cmd + ["--allow-mismatch"], cwd=ROOT, capture_output=True, text=True, timeout=120)

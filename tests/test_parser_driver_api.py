@@ -5,7 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from lfm_conformance import grid, parser_driver, parser_findings
+from lfm_conformance.parsers import parser_driver, parser_findings
+from lfm_conformance.report import grid
 from tests.conftest import run_pytest
 
 

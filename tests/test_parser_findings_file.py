@@ -1,7 +1,7 @@
 """suites/parser_findings.yaml loads; a broken entry is one clear error naming the file and field."""
 import pytest
 
-from lfm_conformance import parser_findings
+from lfm_conformance.parsers import parser_findings
 
 GOOD = {"id": "content_joined_with_newline", "parser": "tools", "property": "test_text_around_tool_calls_is_content",
         "check": "c", "model_output": "ab", "delta_texts": ["a", "b"], "expected": "e", "observed": "o"}

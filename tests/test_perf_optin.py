@@ -36,8 +36,8 @@ def test_perf_figures_printed_and_written(tmp_path):
         "    record_property('figures', {'kind': 'perf', 'test': 'protocol', 'model': 'LFM2.5-230M', 'where': 'cpu',"
         " 'output_throughput': 123.4, 'failed': 0})\n")
     reports = tmp_path / "reports"
-    result = run_pytest(str(tmp_path / "test_fake_perf.py"), "-p", "lfm_conformance.plugin", "-p",
-                        "lfm_conformance.perf_optin", "--perf", f"--reports={reports}", f"--rootdir={tmp_path}",
+    result = run_pytest(str(tmp_path / "test_fake_perf.py"), "-p", "lfm_conformance.harness.plugin", "-p",
+                        "lfm_conformance.harness.perf_optin", "--perf", f"--reports={reports}", f"--rootdir={tmp_path}",
                         timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "perf figures" in result.stdout and "out 123.4 tok/s" in result.stdout

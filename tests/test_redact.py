@@ -1,7 +1,7 @@
 """Secrets never reach a report: values of key/token variables, --api-key flags, Bearer headers, HF tokens."""
 import pytest
 
-from lfm_conformance import redact
+from lfm_conformance.serving import redact
 
 
 @pytest.mark.parametrize("name", ["HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "OPENAI_API_KEY", "VLLM_API_KEY",

@@ -5,8 +5,8 @@ import socket
 
 import pytest
 
-from lfm_conformance import matrix as matrix_mod
-from lfm_conformance.server import VllmServer
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving.server import VllmServer
 from tests.conftest import run_pytest
 
 pytestmark = pytest.mark.xdist_group("remote-endpoint")  # one worker, one endpoint server
@@ -91,7 +91,7 @@ def test_remote_mode_needs_a_matrix_model(tmp_path):
 def test_fleet_runner_against_a_local_stand_in_for_modal(endpoint, tmp_path, monkeypatch):
     """run_pair with Modal replaced by the local endpoint: the modal commands it would run, then the
     suites in remote mode (target gpu, the pair's GPU, served as `llm`) for real."""
-    from lfm_conformance import fleet
+    from lfm_conformance.serving import fleet
 
     calls = []
     monkeypatch.setattr(fleet, "modal_cli", lambda args, env, log, check=True: calls.append(
@@ -138,9 +138,9 @@ def test_non_vllm_url_is_one_usage_error(tmp_path):
 def test_numerics_variant_not_applicable_in_remote_mode_on_gpu_target(tmp_path):
     """With real weights the live-attention variant is the model's own server, but its reference
     needs the weights beside the suite: remote mode reports it not applicable too."""
-    from lfm_conformance import deviations
-    from lfm_conformance.plugin import RunState
-    from lfm_conformance.remote import RemoteEndpoint
+    from lfm_conformance.data import deviations
+    from lfm_conformance.harness.plugin import RunState
+    from lfm_conformance.serving.remote import RemoteEndpoint
 
     m = matrix_mod.load()
     model = m.models["LFM2.5-8B-A1B"]

@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 import yaml
 
-from lfm_conformance import matrix as matrix_mod
-from lfm_conformance import results
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.report import results
 from tests.conftest import ROOT, run_pytest
 
 pytestmark = pytest.mark.xdist_group("results-fake-run")  # one nested run, on one worker of ./run tests
@@ -97,7 +97,7 @@ def fake_run(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HF_TOKEN", FAKE_HF_TOKEN)
         mp.setenv("MY_SERVICE_API_KEY", FAKE_API_KEY)
-        proc = run_pytest(str(tmp / "test_fake_suite.py"), "-p", "lfm_conformance.plugin", "-m", "model_230m",
+        proc = run_pytest(str(tmp / "test_fake_suite.py"), "-p", "lfm_conformance.harness.plugin", "-m", "model_230m",
                           "-n", "2", f"--deviations={_deviations(tmp / 'dev.yaml')}", f"--reports={reports}",
                           timeout=300)
     doc = json.loads((reports / "results.json").read_text())
@@ -198,7 +198,7 @@ def test_plain_run_writes_junit_without_being_asked(tmp_path):
     """Without xdist and without --junitxml: the same four outputs; passing checks sign off."""
     (tmp_path / "test_ok.py").write_text("def test_passes(model):\n    pass\n")
     reports = tmp_path / "reports"
-    proc = run_pytest(str(tmp_path / "test_ok.py"), "-p", "lfm_conformance.plugin", "-m", "model_1_2b",
+    proc = run_pytest(str(tmp_path / "test_ok.py"), "-p", "lfm_conformance.harness.plugin", "-m", "model_1_2b",
                       f"--reports={reports}", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     doc = json.loads((reports / "results.json").read_text())
@@ -213,7 +213,7 @@ def test_a_run_without_conformance_checks_writes_no_sign_off(tmp_path):
     reports = tmp_path / "reports"
     reports.mkdir()
     (reports / "signoff.md").write_text("the last conformance run's report")
-    proc = run_pytest(str(tmp_path / "test_unit.py"), "-p", "lfm_conformance.plugin", f"--reports={reports}",
+    proc = run_pytest(str(tmp_path / "test_unit.py"), "-p", "lfm_conformance.harness.plugin", f"--reports={reports}",
                       timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert (reports / "junit.xml").exists() and not (reports / "results.json").exists()

@@ -2,7 +2,7 @@
 import jsonschema
 import pytest
 
-from lfm_conformance import results, signoff
+from lfm_conformance.report import results, signoff
 from tests import results_factory as rf
 
 ACCURACY = {"kind": "accuracy", "task": "gsm8k", "metric": "exact_match,strict-match", "measured": 0.31,

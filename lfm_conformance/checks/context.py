@@ -12,6 +12,7 @@ import re
 
 from lfm_conformance.checks import CheckFailed, excerpt
 from lfm_conformance.checks.loading import model_listed
+from lfm_conformance.checks.http import refused_as_client_error
 from lfm_conformance.checks.http import server_healthy as healthy  # noqa: F401 (used by suites)
 
 
@@ -19,21 +20,6 @@ def cap_reported(models_response: dict, served_name: str, cap: int) -> None:
     """/v1/models reports the --max-model-len the server was started with."""
     model_listed(models_response, served_name, cap, source=f"--max-model-len {cap}",
                  problem="does not report the --max-model-len cap")
-
-
-def _error_message(status: int, body, expected: str, what: str) -> str:
-    """The error message of a rejection that must be HTTP 400; CheckFailed otherwise."""
-    if status >= 500:
-        raise CheckFailed(f"{what}: server error where a client error is due", expected, f"HTTP {status}",
-                          excerpt(body))
-    if status != 400:
-        raise CheckFailed(f"{what}: not rejected with HTTP 400", expected, f"HTTP {status}", excerpt(body))
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if not message:
-        raise CheckFailed(f"{what}: HTTP 400 without an error message", expected, "no error.message",
-                          excerpt(body))
-    return message
 
 
 def prompt_accepted(status: int, body, prompt_tokens: int, max_model_len: int) -> None:
@@ -56,7 +42,8 @@ def prompt_over_context_rejected(status: int, body, limit: int, prompt_tokens: i
     """A prompt longer than max_model_len: HTTP 400 naming the context limit and the prompt size."""
     expected = (f"HTTP 400 \"This model's maximum context length is {limit} tokens. However, your prompt "
                 f"contains at least {prompt_tokens} input tokens ...\"")
-    message = _error_message(status, body, expected, f"a prompt of {prompt_tokens} tokens over a {limit}-token context")
+    what = f"a prompt of {prompt_tokens} tokens over a {limit}-token context"
+    message = refused_as_client_error(status, body, what, expected, required_status=400)
     if f"maximum context length is {limit} tokens" not in message:
         raise CheckFailed("the rejection does not name the context limit", expected, message, excerpt(body))
     if str(prompt_tokens) not in message:
@@ -67,7 +54,8 @@ def no_room_for_output_rejected(status: int, body, limit: int) -> None:
     """A prompt of exactly max_model_len tokens leaves no room for one output token: HTTP 400."""
     expected = (f"HTTP 400: a {limit}-token prompt leaves 0 of max_model_len {limit} for output "
                 f"(vLLM 0.32: \"max_tokens must be at least 1, got 0.\")")
-    _error_message(status, body, expected, f"a prompt filling the whole {limit}-token context")
+    what = f"a prompt filling the whole {limit}-token context"
+    refused_as_client_error(status, body, what, expected, required_status=400)
 
 
 def max_tokens_clamped(status: int, body, prompt_tokens: int, max_model_len: int) -> None:
@@ -101,7 +89,8 @@ def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: 
     0.23: "... max_model_len=max_total_tokens=2048 ..."), so only those three facts are checked."""
     expected = (f"HTTP 400 whose error names max_tokens, the {max_tokens} asked for and the {limit}-token "
                 f"context limit (vLLM 0.32: \"max_tokens={max_tokens} cannot be greater than max_model_len={limit}\")")
-    message = _error_message(status, body, expected, f"max_tokens {max_tokens} over a {limit}-token context")
+    what = f"max_tokens {max_tokens} over a {limit}-token context"
+    message = refused_as_client_error(status, body, what, expected, required_status=400)
     numbers = set(re.findall(r"\d+", message))  # whole numbers only: 2048 is not found in 20480
     named = {"max_tokens": "max_tokens" in message or body["error"].get("param") == "max_tokens",
              f"the requested {max_tokens}": str(max_tokens) in numbers,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from lfm_conformance.checks import CheckFailed, excerpt
-from lfm_conformance.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START, canonical
+from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START, canonical
 
 MARKERS = (CALL_START, CALL_END)
 

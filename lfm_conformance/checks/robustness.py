@@ -38,18 +38,15 @@ def refused_as_client_error(request: str, status: int | None, body: str, transpo
     if status is None:
         raise CheckFailed("no HTTP response to a malformed request (server crashed or hung up)",
                           EXPECTED_REFUSAL, transport_error or "connection closed", evidence)
-    if status >= 500:
-        raise CheckFailed("server error (5xx) for a malformed request", EXPECTED_REFUSAL, f"HTTP {status}", evidence)
-    if not 400 <= status < 500:
-        raise CheckFailed("malformed request accepted instead of refused", EXPECTED_REFUSAL, f"HTTP {status}",
-                          evidence)
     try:
+        http.refused_with_client_status(status, body, "a malformed request", EXPECTED_REFUSAL)
         data = json.loads(body)
+        jsonschema.validate(data, ERROR_OBJECT_SCHEMA)
+    except CheckFailed as exc:
+        raise CheckFailed(exc.problem, exc.expected, exc.observed, evidence) from None
     except ValueError:
         raise CheckFailed("the error body is not JSON", EXPECTED_REFUSAL, f"HTTP {status}, body {excerpt(body)}",
                           evidence) from None
-    try:
-        jsonschema.validate(data, ERROR_OBJECT_SCHEMA)
     except jsonschema.ValidationError as exc:
         where = ".".join(map(str, exc.absolute_path)) or "(top level)"
         raise CheckFailed("the error body is not an OpenAI error object", EXPECTED_REFUSAL,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.http import refused_as_client_error
 
 SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty",
                  "presence_penalty", "frequency_penalty")
@@ -64,19 +65,7 @@ def reproduces(outputs: list[str], reference: str, what: str) -> None:
 def rejected_client_error(status: int, body, parameter: str | None = None) -> None:
     """An out-of-range sampling value: a 4xx whose message names the parameter, never a 5xx."""
     expected = f"HTTP 4xx naming {parameter or 'the parameter'}"
-    if 200 <= status < 300:
-        raise CheckFailed(f"an out-of-range {parameter or 'sampling value'} was accepted", expected,
-                          f"HTTP {status}", excerpt(body))
-    if status >= 500:
-        raise CheckFailed(f"an out-of-range {parameter or 'sampling value'}: server error where a client "
-                          f"error is due", expected, f"HTTP {status}", excerpt(body))
-    if not 400 <= status < 500:
-        raise CheckFailed("an out-of-range sampling value: not a client error", expected, f"HTTP {status}",
-                          excerpt(body))
-    error = body.get("error") if isinstance(body, dict) else None
-    message = error.get("message") if isinstance(error, dict) else None
-    if not message:
-        raise CheckFailed("the rejection carries no error message", expected, "no error.message", excerpt(body))
+    message = refused_as_client_error(status, body, f"an out-of-range {parameter or 'sampling value'}", expected)
     if parameter and parameter not in message:
         raise CheckFailed(f"the rejection does not name {parameter}", expected, message, excerpt(body))
 

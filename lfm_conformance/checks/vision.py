@@ -7,7 +7,7 @@ import json
 import re
 
 from lfm_conformance.checks import CheckFailed, excerpt
-from lfm_conformance.checks.http import error_message, server_healthy  # noqa: F401 (used by suites)
+from lfm_conformance.checks.http import error_message, refused_as_client_error, server_healthy  # noqa: F401 (used by suites)
 
 LIMIT_FLAG = "--limit-mm-per-prompt"
 
@@ -51,16 +51,7 @@ def accepted(status: int, body) -> None:
 
 def rejected_client_error(status: int, body) -> None:
     """A request the server cannot serve is refused with a 4xx carrying an error message, never a 5xx."""
-    message = error_message(body)
-    if 500 <= status < 600:
-        raise CheckFailed(f"a bad request caused a server error (HTTP {status})",
-                          "HTTP 4xx naming the problem", f"HTTP {status}: {excerpt(message)}", excerpt(body))
-    if not 400 <= status < 500:
-        raise CheckFailed(f"a bad request was not refused (HTTP {status})", "HTTP 4xx naming the problem",
-                          f"HTTP {status}", excerpt(body))
-    if not message.strip():
-        raise CheckFailed("the rejection carries no error message", "a 4xx body with an error message",
-                          f"HTTP {status} with body {excerpt(body)}")
+    refused_as_client_error(status, body, "a bad image request", "HTTP 4xx naming the problem")
 
 
 def _names_limit(message: str, limit: int | None) -> bool:
@@ -73,15 +64,10 @@ def _names_limit(message: str, limit: int | None) -> bool:
 
 def rejected_with_limit(status: int, body, limit: int) -> None:
     """Over the documented limit: HTTP 400 whose message names the image limit."""
-    rejected_client_error(status, body)
-    message = error_message(body)
-    if status != 400:
-        raise CheckFailed(f"too many images refused with HTTP {status}", "HTTP 400",
-                          f"HTTP {status}: {excerpt(message)}")
+    expected = f"HTTP 400 naming the limit of {limit} image(s)"
+    message = refused_as_client_error(status, body, f"more than {limit} image(s)", expected, required_status=400)
     if not _names_limit(message, limit):
-        raise CheckFailed("the rejection does not name the image limit",
-                          f"an error message naming the limit of {limit} image(s)", excerpt(message),
-                          excerpt(body))
+        raise CheckFailed("the rejection does not name the image limit", expected, excerpt(message), excerpt(body))
 
 
 def limit_probe_ok(status: int, body) -> None:

@@ -16,6 +16,6 @@ def dataset(data_file: str, **_metadata):
 
 def image(doc: dict) -> list:
     """lm-eval `doc_to_image`: the item's image, drawn from its spec in fixtures/probes.yaml."""
-    from lfm_conformance import images, probes
+    from lfm_conformance.data import images, probes
 
     return [images.draw(probes.image_spec(doc["image"]))]

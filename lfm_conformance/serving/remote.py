@@ -9,8 +9,8 @@ import urllib.request
 
 import pytest
 
-from lfm_conformance.endpoint import OpenAIEndpoint
-from lfm_conformance.matrix import ServeConfig
+from lfm_conformance.data.matrix import ServeConfig
+from lfm_conformance.serving.endpoint import OpenAIEndpoint
 
 NEEDS_CONTROL = "not applicable: needs control of the server flags (remote mode)"
 

@@ -11,7 +11,7 @@ import jsonschema
 import yaml
 
 SCHEMA_PATH = Path(__file__).with_name("matrix.schema.json")
-DEFAULT_MATRIX = Path(__file__).resolve().parent.parent / "matrix.yaml"
+DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "matrix.yaml"
 CAPABILITIES = ("chat", "tools", "reasoning", "completions", "vision")
 
 
@@ -85,8 +85,8 @@ class Matrix:
     models: dict[str, Model]
     fixtures: dict[str, dict]
     flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    benchmarks: dict = field(default_factory=dict)  # the `benchmarks` section, read by lfm_conformance/benchmarks.py
-    accuracy: dict = field(default_factory=dict)  # matrix.yaml `accuracy`, read by lfm_conformance/accuracy.py
+    benchmarks: dict = field(default_factory=dict)  # the `benchmarks` section, read by lfm_conformance/workloads/benchmarks.py
+    accuracy: dict = field(default_factory=dict)  # matrix.yaml `accuracy`, read by lfm_conformance/workloads/accuracy.py
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""

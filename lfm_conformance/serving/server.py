@@ -13,9 +13,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from lfm_conformance.endpoint import OpenAIEndpoint
-from lfm_conformance.matrix import ServeConfig
-from lfm_conformance.redact import redact
+from lfm_conformance.data.matrix import ServeConfig
+from lfm_conformance.serving.endpoint import OpenAIEndpoint
+from lfm_conformance.serving.redact import redact
 
 LOG_TAIL_LINES = 40
 

@@ -8,7 +8,7 @@ import html
 import re
 from pathlib import Path
 
-from lfm_conformance import grid
+from lfm_conformance.report import grid
 
 MD, HTML = "signoff.md", "signoff.html"
 COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from lfm_conformance.matrix import ServeConfig
-from lfm_conformance.server import ServerError, VllmServer
+from lfm_conformance.data.matrix import ServeConfig
+from lfm_conformance.serving.server import ServerError, VllmServer
 
 
 class ServerPool:

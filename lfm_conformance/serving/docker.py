@@ -1,7 +1,7 @@
 """The guide's Docker deployment for any matrix row on any matrix GPU:
 `docker run ... vllm/vllm-openai:<tag> --model <hf id> --host 0.0.0.0 --port 8000 <the row's flags>`.
 
-    python -m lfm_conformance.docker --model LFM2.5-8B-A1B --gpu B200
+    python -m lfm_conformance.serving.docker --model LFM2.5-8B-A1B --gpu B200
 
 prints the command; run it where Docker and the GPU are, then point the suite at it with
 `--base-url http://127.0.0.1:8000 --model LFM2.5-8B-A1B --target gpu --gpu B200`."""
@@ -12,8 +12,8 @@ import os
 import shlex
 import sys
 
-from lfm_conformance import gpu as gpu_mod
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving import gpu as gpu_mod
 
 PORT = 8000
 HF_CACHE = "~/.cache/huggingface"  # the guide's mount source
@@ -56,7 +56,7 @@ def command(matrix: matrix_mod.Matrix, model_name: str, gpu: str, *, port: int =
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.docker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.serving.docker", description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="matrix.yaml model, e.g. LFM2.5-1.2B-Instruct")
     parser.add_argument("--gpu", required=True, help="matrix.yaml GPU key, e.g. H100")
     parser.add_argument("--port", type=int, default=PORT)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-PROBES_FILE = Path(__file__).resolve().parent.parent / "fixtures" / "probes.yaml"
+PROBES_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "probes.yaml"
 OPENAI_SAMPLING = ("temperature", "top_p", "max_tokens", "seed", "n", "stop")
 
 
@@ -30,7 +30,7 @@ def chat(probe_id: str) -> dict:
 def with_image_urls(message: dict) -> dict:
     """Image parts {type: image, image: <name in probes.yaml images>, size: <px, optional>} become
     OpenAI image_url parts carrying a PNG data URL."""
-    from lfm_conformance.images import data_url
+    from lfm_conformance.data.images import data_url
 
     return with_images(message, lambda spec, size: {"type": "image_url", "image_url": {"url": data_url(spec, size)}})
 

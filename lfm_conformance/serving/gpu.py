@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import yaml
 from packaging.version import InvalidVersion, Version
 
-from lfm_conformance.matrix import Matrix, MatrixError, Model, ServeConfig
+from lfm_conformance.data.matrix import Matrix, MatrixError, Model, ServeConfig
 
 UNLISTED = "unlisted"
 NOT_APPLICABLE = "not applicable: "  # the prefix the grid and reports read as n/a

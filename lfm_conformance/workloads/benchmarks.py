@@ -8,7 +8,7 @@ import math
 import numbers
 from dataclasses import dataclass, field
 
-from lfm_conformance.matrix import Matrix, MatrixError, Model
+from lfm_conformance.data.matrix import Matrix, MatrixError, Model
 
 # Figures kept from vLLM's result dict: throughput, latency (mean, median, p99), request counts.
 LATENCIES = ("ttft", "tpot", "itl", "e2el")

@@ -13,11 +13,11 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, assume, settings
 
-from lfm_conformance import deviations
-from lfm_conformance import generated_outputs as gen
-from lfm_conformance.parser_driver import ServingParser, unsupported_reason, weights_path
+from lfm_conformance.data import deviations
+from lfm_conformance.parsers import generated_outputs as gen
+from lfm_conformance.parsers.parser_driver import ServingParser, unsupported_reason, weights_path
 
-FINDINGS_FILE = Path(__file__).resolve().parent.parent / "suites" / "parser_findings.yaml"
+FINDINGS_FILE = Path(__file__).resolve().parents[2] / "suites" / "parser_findings.yaml"
 PROFILES = {
     # README test command: deterministic, bounded (each example parses the output once whole and
     # once per delta).

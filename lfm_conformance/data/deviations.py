@@ -14,7 +14,7 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "suites" / "known_deviations.yaml"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "suites" / "known_deviations.yaml"
 SCHEMA = {
     "type": "array",
     "items": {

@@ -1,7 +1,7 @@
 """Combine results.json files from several machines (one per GPU/target in the nightly fan-out)
 into one report: results.json, signoff.md and signoff.html with a model x GPU x behaviour grid.
 
-    python -m lfm_conformance.merge A.json B.json ... --out DIR [--allow-mismatch]
+    python -m lfm_conformance.report.merge A.json B.json ... --out DIR [--allow-mismatch]
 
 Exit status: 0 SIGN-OFF, 1 BLOCKED (the report is written either way), 2 bad input (one line on
 stderr, nothing written): unreadable or invalid files, files from different suite commits or
@@ -16,8 +16,8 @@ from pathlib import Path
 
 import jsonschema
 
-from lfm_conformance import results
-from lfm_conformance.matrix import _describe, _fmt_path
+from lfm_conformance.data.matrix import _describe, _fmt_path
+from lfm_conformance.report import results
 
 
 class MergeError(Exception):
@@ -67,7 +67,7 @@ def _short(value: str | None) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.merge", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.report.merge", description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path, help="results.json files, one per machine")
     parser.add_argument("--out", required=True, type=Path, help="directory for the merged report")
     parser.add_argument("--allow-mismatch", action="store_true",

@@ -2,9 +2,9 @@
 guide's reason) and the Modal runner that serves each applicable pair with deploy/modal_app.py, runs
 the suites against it in remote mode, and merges the reports into one sign-off.
 
-    python -m lfm_conformance.fleet plan [--format table|json|github] [--backend modal|self-hosted]
-    python -m lfm_conformance.fleet run-pair --model M --gpu G --out DIR [--published-flags]
-    python -m lfm_conformance.fleet run --out DIR [--jobs 4] [--models ...] [--gpus ...]
+    python -m lfm_conformance.serving.fleet plan [--format table|json|github] [--backend modal|self-hosted]
+    python -m lfm_conformance.serving.fleet run-pair --model M --gpu G --out DIR [--published-flags]
+    python -m lfm_conformance.serving.fleet run --out DIR [--jobs 4] [--models ...] [--gpus ...]
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from lfm_conformance import gpu as gpu_mod
-from lfm_conformance import matrix as matrix_mod
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving import gpu as gpu_mod
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MODAL_APP = ROOT / "deploy" / "modal_app.py"
 HEALTH_TIMEOUT_S = 30 * 60  # a Modal cold start pulls the image and the weights
 RUNNER_LABEL = "gpu-{gpu}"  # self-hosted runners carry [self-hosted, linux, gpu-<key in lower case>]
@@ -159,7 +159,7 @@ def run_pair(matrix: matrix_mod.Matrix, pair: Pair, out: Path, published_flags: 
 
 
 def merge_command(results: list[Path], out: Path) -> list[str]:
-    return [sys.executable, "-m", "lfm_conformance.merge", *map(str, results), "--out", str(out)]
+    return [sys.executable, "-m", "lfm_conformance.report.merge", *map(str, results), "--out", str(out)]
 
 
 def run(matrix: matrix_mod.Matrix, pairs: list[Pair], out: Path, jobs: int = 4, published_flags: bool = False,
@@ -201,7 +201,7 @@ def github_matrix(matrix: matrix_mod.Matrix, pairs: list[Pair], backend: str) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.fleet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m lfm_conformance.serving.fleet", description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", default=str(matrix_mod.DEFAULT_MATRIX))
     sub = parser.add_subparsers(dest="cmd", required=True)
     p_plan = sub.add_parser("plan", help="print the (model, GPU) plan")

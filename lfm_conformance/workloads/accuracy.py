@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-BUNDLED_TASKS = Path(__file__).resolve().parent.parent / "suites" / "accuracy_tasks"
+BUNDLED_TASKS = Path(__file__).resolve().parents[2] / "suites" / "accuracy_tasks"
 LOCAL_BUILDERS = ("json", "csv", "parquet", "text", "arrow")  # datasets builders that read local files
 OFFLINE_ENV = {"HF_DATASETS_OFFLINE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 NUM_CONCURRENT = 2

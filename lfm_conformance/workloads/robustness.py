@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-CASES_FILE = Path(__file__).resolve().parent.parent / "suites" / "robustness_cases.yaml"
+CASES_FILE = Path(__file__).resolve().parents[2] / "suites" / "robustness_cases.yaml"
 DEEP_NESTING = 100_000
 OVER_CAP_FACTOR = 4  # a "far over the cap" prompt: this many words per token of documented context
 REQUEST_TIMEOUT_S = 120

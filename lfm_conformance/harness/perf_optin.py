@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import results
+from lfm_conformance.report import results
 
 MARKER = "perf"
 _DESELECTED = pytest.StashKey[int]()
@@ -59,8 +59,8 @@ def pytest_terminal_summary(terminalreporter, config):
 
 def _write(config, measured) -> Path:
     """<reports>/perf.json: every perf measurement with its test and outcome, and the environment."""
-    from lfm_conformance import deviations
-    from lfm_conformance.plugin import STATE
+    from lfm_conformance.data import deviations
+    from lfm_conformance.harness.plugin import STATE
 
     state = config.stash[STATE]
     try:

@@ -10,15 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import deviations, grid, preflight, results, robustness
-from lfm_conformance import gpu as gpu_mod
-from lfm_conformance import matrix as matrix_mod
 from lfm_conformance.checks import CheckFailed
-from lfm_conformance.pool import ServerPool
-from lfm_conformance.remote import NEEDS_CONTROL, RemoteEndpoint, RemoteError
-from lfm_conformance.server import ServerError
+from lfm_conformance.data import deviations
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.report import grid, results
+from lfm_conformance.serving import gpu as gpu_mod
+from lfm_conformance.serving import preflight
+from lfm_conformance.serving.pool import ServerPool
+from lfm_conformance.serving.remote import NEEDS_CONTROL, RemoteEndpoint, RemoteError
+from lfm_conformance.serving.server import ServerError
+from lfm_conformance.workloads import robustness
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 STATIC_MARKERS = {
     "requires(capability)": "the test applies only to models with this capability (others: not applicable)",
     "serve_config(extra_args=(), drop_flag_sets=(), variant=None, extra_env={})": "run the test on a server with "
@@ -43,7 +46,7 @@ def pytest_addoption(parser):
     group.addoption("--restart-dead-servers", action="store_true", default=False,
                     help="restart a server that died mid-run once, instead of failing the rest of its "
                          "configuration's tests (default: off)")
-    # GPU target and remote mode (lfm_conformance/gpu.py, lfm_conformance/remote.py)
+    # GPU target and remote mode (lfm_conformance/serving/gpu.py, lfm_conformance/serving/remote.py)
     group.addoption("--gpu", default=None, help="GPU key from matrix.yaml `gpus` the run is for (default: the "
                     "GPU nvidia-smi reports; in remote mode: none, no GPU selection)")
     group.addoption("--base-url", default=None, help="remote mode: run against this already-running vLLM "

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from lfm_conformance import deviations, gpu, grid, redact, signoff
+from lfm_conformance.data import deviations
+from lfm_conformance.report import grid, signoff
+from lfm_conformance.serving import gpu, redact
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_VERSION = 1
 FILE_NAME = "results.json"
 BLOCKING = ("fail", "error", "unexpected-pass")

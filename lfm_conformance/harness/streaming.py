@@ -1,0 +1,15 @@
+"""One chat completion as a dict, streamed (the raw chunks reassembled) or not: the suites ask the
+same request both ways and compare."""
+from __future__ import annotations
+
+from lfm_conformance.checks.tool_calls import reassemble
+
+
+def stream_chat(client, **kwargs) -> dict:
+    chunks = [chunk.model_dump() for chunk in client.chat.completions.create(stream=True, **kwargs)]
+    return reassemble(chunks)
+
+
+def chat_response(client, stream: bool, **kwargs) -> dict:
+    """The response to a chat request as the server sent it: the non-streaming body, or the stream reassembled."""
+    return stream_chat(client, **kwargs) if stream else client.chat.completions.create(**kwargs).model_dump()
