@@ -31,7 +31,7 @@ def baseline(model, task, matrix, target) -> accuracy.Baseline:
     if found is None:
         pytest.skip(f"not applicable: matrix.yaml accuracy.{target} has no {task} baseline for {model.name}")
     if found.expected is None:
-        pytest.skip(f"no baseline yet ({found.baseline_source}): against a server of the real weights run "
+        pytest.skip(f"pending: no baseline yet ({found.baseline_source}): against a server of the real weights run "
                     f"`{accuracy.record_command(found, model.hf_id, model.preset)}`, then "
                     f"set {found.metric} as expected, baseline_source: reference-run, in matrix.yaml "
                     f"accuracy.{target}.models.{model.name}")

@@ -45,7 +45,7 @@ def test_n_returns_that_many_choices(model, server):
 def test_stop_string_cuts_text_before_it(model, server):
     reference = completions.completion_has_text(_complete(server, model, temperature=0).model_dump())
     if STOP not in reference:
-        pytest.skip(f"the greedy continuation has no {STOP!r} to stop at: {reference!r}")
+        pytest.skip(f"not run: the greedy continuation has no {STOP!r} to stop at: {reference!r}")
     stopped = _complete(server, model, temperature=0, stop=[STOP]).model_dump()
     completions.stopped_at(stopped, STOP, reference)
 

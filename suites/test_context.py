@@ -47,15 +47,15 @@ def _word_id(server, model) -> int:
 def test_prompt_over_documented_context_rejected(model, server):
     n = model.context + 1
     status, body = _complete(server, model, [_word_id(server, model)] * n, max_tokens=1)
-    context.prompt_over_context_rejected(status, body, model.context, n)
     context.healthy(_health(server), f"a {n}-token prompt")
+    context.prompt_over_context_rejected(status, body, model.context, n)
 
 
 def test_prompt_filling_documented_context_rejected(model, server):
     """model.context prompt tokens + max_tokens 1 is one token over the documented context."""
     status, body = _complete(server, model, [_word_id(server, model)] * model.context, max_tokens=1)
-    context.no_room_for_output_rejected(status, body, model.context)
     context.healthy(_health(server), f"a {model.context}-token prompt")
+    context.no_room_for_output_rejected(status, body, model.context)
 
 
 # -- under a lowered cap (--max-model-len 2048) -------------------------------------------------
@@ -76,30 +76,30 @@ def test_prompt_fitting_lowered_cap_exactly_accepted(model, server):
 def test_prompt_filling_lowered_cap_rejected(model, server):
     """CAP prompt tokens + max_tokens 1: one token over the cap."""
     status, body = _complete(server, model, [_word_id(server, model)] * CAP, max_tokens=1)
-    context.no_room_for_output_rejected(status, body, CAP)
     context.healthy(_health(server), f"a {CAP}-token prompt")
+    context.no_room_for_output_rejected(status, body, CAP)
 
 
 @capped
 def test_prompt_over_lowered_cap_rejected(model, server):
     n = CAP + 1
     status, body = _complete(server, model, [_word_id(server, model)] * n, max_tokens=1)
-    context.prompt_over_context_rejected(status, body, CAP, n)
     context.healthy(_health(server), f"a {n}-token prompt")
+    context.prompt_over_context_rejected(status, body, CAP, n)
 
 
 @capped
-def test_max_tokens_past_lowered_cap_clamped(model, server):
-    """Prompt + max_tokens over the cap: vLLM 0.32 clamps max_tokens to the room left."""
+def test_request_past_lowered_cap_capped(model, server):
+    """Prompt + max_tokens over the cap: refused naming the cap, or served clamped to the room left."""
     n = CAP - CLAMP_ROOM
     status, body = _complete(server, model, [_word_id(server, model)] * n,
                              max_tokens=CLAMP_ROOM * 5, ignore_eos=True)
-    context.max_tokens_clamped(status, body, n, CAP)
     context.healthy(_health(server), "a request past the cap")
+    context.request_past_cap_capped(status, body, n, CAP)
 
 
 @capped
 def test_max_tokens_over_lowered_cap_rejected(model, server):
     status, body = _complete(server, model, [_word_id(server, model)] * 8, max_tokens=CAP + 1)
-    context.max_tokens_over_context_rejected(status, body, CAP, CAP + 1)
     context.healthy(_health(server), f"max_tokens {CAP + 1}")
+    context.max_tokens_over_context_rejected(status, body, CAP, CAP + 1)

@@ -19,12 +19,25 @@ def _chat(server, model, probe_id, stream=False, **overrides):
     return chat_response(server.client(), stream, **kwargs)
 
 
-def test_reasoning_split_from_answer(model, server):
-    reasoning.reasoning_split(_chat(server, model, "train_speed"))
+def _split_as_written(response, model, matrix, serve_config) -> None:
+    """The split itself: thinking in a reasoning field, the answer in content (exactly the taught
+    reply's parts where the output is known: the CPU stand-ins)."""
+    reasoning.reasoning_split(response)
+    if serve_config.target.weights == "fixture":
+        reasoning.split_equals(response, *reasoning.taught_split(
+            probes.reply("train_speed", matrix.fixtures[model.fixture]["teach"])))
 
 
-def test_reasoning_in_documented_field(model, server):
-    reasoning.reasoning_in_documented_field(_chat(server, model, "train_speed"))
+def test_reasoning_split_from_answer(model, matrix, serve_config, server):
+    _split_as_written(_chat(server, model, "train_speed"), model, matrix, serve_config)
+
+
+def test_reasoning_in_documented_field(model, matrix, serve_config, server):
+    """The split lands in the documented field; checked after the split itself, so a broken split
+    is never reported as the (known) field rename."""
+    response = _chat(server, model, "train_speed")
+    _split_as_written(response, model, matrix, serve_config)
+    reasoning.reasoning_in_documented_field(response)
 
 
 def test_streaming_deltas_concatenate_to_non_streaming_result(model, server):

@@ -42,11 +42,11 @@ def test_malformed_request_refused(model, case, request, record_property):
     health = robustness.health_status(server.host, server.port)
     record_property("figures", {"kind": "robustness", "model": model.name, "case": case.id,
                                 "expect": case.expect, "status": reply.status, "survived": health == 200})
+    check.server_survived(health, f"case {case.id}")  # first: a dead server is never read as a wrong error
     if case.expect == "accepted":
         check.accepted(sent, reply.status, reply.body, case.why)
     else:
         check.refused_as_client_error(sent, reply.status, reply.body, reply.transport_error)
-    check.server_survived(health, f"case {case.id}")
 
 
 def _normal_answer(server, model) -> str:
@@ -82,6 +82,6 @@ def test_server_survives_clients_hanging_up_mid_stream(model, matrix, server, re
                                 "clients": CLIENTS, "seconds": round(seconds, 1),
                                 "streams_ok": sum(o.status == 200 and o.chunks >= READ_EVENTS for o in outcomes),
                                 "survived": health == 200})
-    check.hang_ups_served(outcomes, CLIENTS, READ_EVENTS)
     check.server_survived(health, f"{CLIENTS} clients hanging up mid-stream")
+    check.hang_ups_served(outcomes, CLIENTS, READ_EVENTS)
     check.answer_after_load(_normal_answer(server, model), expected, f"{CLIENTS} clients hanging up mid-stream")

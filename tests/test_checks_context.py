@@ -28,6 +28,12 @@ MAX_TOKENS_OVER = {"error": {"message": "max_tokens=2049 cannot be greater than 
 MAX_TOKENS_OVER_0_23 = {"error": {"message": "max_tokens=2049 cannot be greater than max_model_len=max_total_tokens=2048. "
                                              "Please request fewer output tokens. (parameter=max_tokens, value=2049)",
                                   "type": "BadRequestError", "param": "max_tokens", "code": 400}}
+# vLLM 0.23.0 (H200, docs/gpu-run-2026-11-27): prompt + max_tokens past the cap refused, OpenAI's way.
+PAST_CAP_0_23 = {"error": {"message": "This model's maximum context length is 2048 tokens. However, you requested 50 "
+                                      "output tokens and your prompt contains 2038 input tokens, for a total of 2088 "
+                                      "tokens. Please reduce the length of the input prompt or the number of requested "
+                                      "output tokens. (parameter=input_tokens, value=2088)",
+                           "type": "BadRequestError", "param": "input_tokens", "code": 400}}
 SERVER_ERROR = {"error": {"message": "EngineCore encountered an issue.", "type": "InternalServerError", "code": 500}}
 
 
@@ -39,7 +45,21 @@ def test_recorded_responses_pass():
     context.max_tokens_clamped(200, CLAMPED, 2038, 2048)
     context.max_tokens_over_context_rejected(400, MAX_TOKENS_OVER, 2048, 2049)
     context.max_tokens_over_context_rejected(400, MAX_TOKENS_OVER_0_23, 2048, 2049)
+    context.request_past_cap_capped(200, CLAMPED, 2038, 2048)  # vLLM 0.32 clamps
+    context.request_past_cap_capped(400, PAST_CAP_0_23, 2038, 2048)  # vLLM 0.23 refuses, naming the cap
     context.healthy(200, "a rejected request")
+
+
+@pytest.mark.parametrize("status,body,match", [
+    (500, SERVER_ERROR, "server error where a client error is due"),
+    (400, NO_ROOM, "does not name the context limit"),
+    (400, {"detail": "too long"}, "carries no error message"),
+    (200, {**CLAMPED, "usage": {**CLAMPED["usage"], "completion_tokens": 50, "total_tokens": 2088}}, "not clamped"),
+    (200, {**CLAMPED, "usage": {**CLAMPED["usage"], "total_tokens": 2088}}, "did not end at the context limit"),
+], ids=["5xx", "rejection-without-limit", "no-message", "overrun", "past-limit"])
+def test_request_past_cap_not_capped_fails(status, body, match):
+    with pytest.raises(CheckFailed, match=match):
+        context.request_past_cap_capped(status, body, 2038, 2048)
 
 
 def test_uncapped_listing_fails():

@@ -60,3 +60,12 @@ def test_reasoning_before_tool_call():
     reasoning.reasoning_split_before_tool_call(_response(None, reasoning="I should call get_weather."))
     with pytest.raises(CheckFailed, match="no reasoning alongside the tool call"):
         reasoning.reasoning_split_before_tool_call(_response(None))
+
+
+def test_swapped_fields_fail_the_split_as_written():
+    swapped = {"choices": [{"finish_reason": "stop", "message": {
+        "content": "45 minutes is 0.75 hours. 60 / 0.75 = 80.", "reasoning": "The speed is 80 km/h."}}]}
+    reasoning.reasoning_split(swapped)  # both fields filled: the shape alone cannot tell
+    think, answer = reasoning.taught_split("<think>45 minutes is 0.75 hours. 60 / 0.75 = 80.</think>The speed is 80 km/h.")
+    with pytest.raises(CheckFailed, match="not split as the model wrote them"):
+        reasoning.split_equals(swapped, think, answer)

@@ -1,13 +1,19 @@
 """Known deviations: data keyed by vLLM version, applied as strict expected failures."""
+import json
+from types import SimpleNamespace
+
 import pytest
 import yaml
 
+from lfm_conformance.checks import CheckFailed
 from lfm_conformance.data import deviations
+from lfm_conformance.harness import outcomes
 from tests.conftest import run_pytest
 
 ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field",
          "models": ["LFM2.5-1.2B-Thinking"], "vllm": ">=0.14", "documented": "reasoning_content",
-         "observed": "reasoning", "evidence": "message: {reasoning: '...', content: '...'}"}
+         "observed": "reasoning", "evidence": "message: {reasoning: '...', content: '...'}",
+         "signature": {"problem": "^the reasoning is not in the documented field", "observed": "found in 'reasoning'$"}}
 
 
 def _load(tmp_path, entries, version):
@@ -74,3 +80,62 @@ def test_deviation_that_no_longer_happens_is_an_unexpected_pass(tmp_path):
                         f"--deviations={path}", f"--reports={tmp_path}")
     assert result.returncode == 1, result.stdout[-3000:]
     assert "XPASS(strict)" in result.stdout and "XPASS! LFM2.5-VL-450M / loading" in result.stdout
+
+
+def _carrying(deviation):
+    item = SimpleNamespace(stash=pytest.Stash())
+    item.stash[outcomes.DEVIATION] = deviation
+    return item
+
+
+RENAMED = CheckFailed("the reasoning is not in the documented field reasoning_content",
+                      "message.reasoning_content holds the chain of thought",
+                      "reasoning_content=None; reasoning found in 'reasoning'")
+SWAPPED = CheckFailed("the reasoning and the answer are not split as the model wrote them",
+                      "reasoning 'think'; content 'answer'", "reasoning 'answer'; content 'think'")
+
+
+def test_the_recorded_failure_matches_its_signature(tmp_path):
+    dev = _load(tmp_path, [ENTRY], "0.32.0").entries[0]
+    assert dev.mismatches(RENAMED) == []
+    outcomes.against_signature(_carrying(dev), RENAMED)  # the deviation itself: left to the strict xfail
+
+
+def test_a_different_failure_is_not_the_deviation(tmp_path):
+    """A test carrying a known deviation that fails differently is a plain failure naming both."""
+    dev = _load(tmp_path, [ENTRY], "0.32.0").entries[0]
+    with pytest.raises(outcomes.DeviationMismatch) as info:
+        outcomes.against_signature(_carrying(dev), SWAPPED)
+    text = str(info.value)
+    assert "not split as the model wrote them" in text and "reasoning 'answer'; content 'think'" in text
+    assert "known deviation reasoning-field-renamed" in text and "not matched: " in text and "problem ~ /" in text
+    assert not isinstance(info.value, CheckFailed)  # so xfail(raises=CheckFailed) cannot swallow it
+    assert outcomes.failure_kind(info.value) == "check"
+
+
+@pytest.mark.parametrize("signature,error", [
+    ({}, "should be non-empty|does not have enough properties"),
+    ({"problem": "("}, r"signature.problem \(deviation reasoning-field-renamed\): invalid regular expression"),
+    ({"wording": "x"}, "Additional properties"),
+])
+def test_bad_signature_is_named(tmp_path, signature, error):
+    with pytest.raises(ValueError, match=error):
+        _load(tmp_path, [{**ENTRY, "signature": signature}], "0.32.0")
+
+
+def test_a_deviation_failing_differently_turns_a_real_run_red(tmp_path):
+    """On the Thinking fixture (a real server), test_reasoning_in_documented_field fails as
+    reasoning-field-renamed records; with a signature that does not describe that failure the run
+    reports a plain FAIL and exits 1, where the recorded signature keeps it a known deviation."""
+    recorded = next(d for d in yaml.safe_load(deviations.DEFAULT_FILE.read_text()) if d["id"] == "reasoning-field-renamed")
+    args = ("suites/test_reasoning.py", "-m", "model_1_2b", "-k", "test_reasoning_in_documented_field and Thinking")
+    path = tmp_path / "dev.yaml"
+    path.write_text(yaml.safe_dump([{**recorded, "signature": {"observed": "^a failure vLLM does not show$"}}]))
+    red = run_pytest(*args, f"--deviations={path}", f"--reports={tmp_path / 'red'}")
+    assert red.returncode == 1, red.stdout[-3000:]
+    assert "differs from known deviation reasoning-field-renamed" in red.stdout
+    record = json.loads((tmp_path / "red" / "results.json").read_text())["records"][0]
+    assert record["status"] == "fail" and "not matched: observed ~ /^a failure vLLM does not show$/" in record["evidence"]
+    green = run_pytest(*args, f"--reports={tmp_path / 'green'}")
+    assert green.returncode == 0, green.stdout[-3000:]
+    assert json.loads((tmp_path / "green" / "results.json").read_text())["records"][0]["status"] == "known-deviation"

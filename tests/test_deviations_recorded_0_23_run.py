@@ -6,6 +6,7 @@ pass); and the 0.23-only entries stay off vLLM 0.32. No server, no GPU."""
 import gzip
 import json
 import re
+from types import SimpleNamespace
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,9 @@ SUITE_FIXED = {
     # checks.context.max_tokens_over_context_rejected asserted vLLM 0.32's wording; it now checks what
     # the guide promises (HTTP 400 naming max_tokens, the number asked for and the limit).
     "test_max_tokens_over_lowered_cap_rejected": "the rejection does not name max_tokens and the context limit",
+    # test_max_tokens_past_lowered_cap_clamped asserted vLLM 0.32's clamp; the guide promises a cap,
+    # which 0.23's refusal naming the limit keeps too (now test_request_past_lowered_cap_capped).
+    "test_max_tokens_past_lowered_cap_clamped": "prompt + max_tokens over the context: rejected instead of clamped",
     # The in-process parser driver calls 0.32's ParserManager.get_parser(tokenizer=...); where the
     # installed vLLM lacks it these tests now skip as not applicable (parser_driver.unsupported_reason).
     **{check: PARSER_DRIVER_TYPE_ERROR for check in (
@@ -34,7 +38,7 @@ SUITE_FIXED = {
         "test_parser_finding_trailing_bracket_text_dropped", "test_parser_finding_float_exponent_streamed")},
 }
 # Entries recorded for the 0.23 series only (behaviour vLLM 0.32 does not show).
-ONLY_0_23 = {"over-cap-request-rejected-not-clamped", "lfm2-parser-leaves-calls-unparsed",
+ONLY_0_23 = {"lfm2-parser-leaves-calls-unparsed",
              "lfm2-parser-streams-cut-arguments", "non-object-body-is-a-server-error"}
 # Entries observed on 0.23.0 and on 0.32 alike.
 BOTH = {"reasoning-field-renamed", "direct-answer-lands-in-reasoning", "unthought-tool-call-unparsed-with-reasoning-parser",
@@ -109,3 +113,26 @@ def test_entries_cover_the_versions_they_were_observed_on():
 def test_recorded_0_23_max_tokens_rejection_now_passes_the_context_check(record):
     body = json.loads(re.search(r"^  evidence: (\{.*\})$", record["evidence"], re.M).group(1))
     context.max_tokens_over_context_rejected(400, body, 2048, 2049)
+
+
+@pytest.mark.parametrize("record", [r for r in FAILED if r["check"] == "test_max_tokens_past_lowered_cap_clamped"],
+                         ids=lambda r: r["model"])
+def test_recorded_0_23_past_cap_rejection_now_passes_the_context_check(record):
+    body = json.loads(re.search(r"^  evidence: (\{.*\})$", record["evidence"], re.M).group(1))
+    context.request_past_cap_capped(400, body, 2038, 2048)
+
+
+def _failure(record: dict) -> SimpleNamespace:
+    """The recorded failure as a CheckFailed carries it: problem (first line), observed."""
+    text = record["evidence"] or record["reason"]
+    observed = re.search(r"^  observed: (.*)$", text, re.M)
+    return SimpleNamespace(problem=text.splitlines()[0], observed=observed.group(1) if observed else "")
+
+
+def test_every_recorded_deviation_matches_its_signature():
+    """The signatures describe what 0.23.0 really showed: a recorded failure covered by an entry
+    matches that entry's signature (else the run would report it as a plain FAIL)."""
+    known = deviations.load(vllm_version=RECORDED)
+    unmatched = [f"{_where(r)} -> {dev.id}: {dev.mismatches(_failure(r))}" for r in FAILED
+                 if (dev := _match(known, r)) is not None and dev.mismatches(_failure(r))]
+    assert not unmatched, "\n".join(unmatched)

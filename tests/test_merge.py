@@ -47,7 +47,8 @@ def test_a_failure_on_one_gpu_blocks_the_merged_report(tmp_path):
     paths = [_write(tmp_path, "cpu.json", rf.doc("cpu")), _write(tmp_path, "h100.json", bad)]
     assert merge.main([*map(str, paths), "--out", str(tmp_path / "m")]) == 1
     doc = json.loads((tmp_path / "m" / "results.json").read_text())
-    assert doc["summary"]["blocking"] == ["LFM2.5-230M / H100 / loading: FAIL test_first_request_returns_text"]
+    assert doc["summary"]["blocking"] == ["FAIL loading / test_first_request_returns_text: reply has no text "
+                                          "[1 case: LFM2.5-230M / H100]"]
 
 
 def test_failures_outside_the_checks_block_only_their_own_run():
@@ -95,7 +96,7 @@ def test_a_file_that_is_not_results_json_is_named(tmp_path, capsys):
     path = _write(tmp_path, "broken.json", broken)
     assert merge.main([str(path), "--out", str(tmp_path / "m")]) == 2
     err = capsys.readouterr().err
-    assert f"{path}: records[0].status: 'flaky' is not allowed; allowed values: error, fail" in err
+    assert f"{path}: records[0].status: 'flaky' is not allowed; allowed values: fail, error" in err
     garbage = tmp_path / "garbage.json"
     garbage.write_text("{not json")
     assert merge.main([str(garbage), "--out", str(tmp_path / "m")]) == 2

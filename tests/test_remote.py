@@ -34,7 +34,7 @@ def test_suites_pass_against_running_endpoint_under_alias(endpoint, tmp_path, mo
     out = result.stdout
     assert result.returncode == 0, out[-4000:]
     assert f"remote endpoint {endpoint.url()} serving llm (vLLM 0.32" in out
-    assert ("not applicable: needs control of the server flags (remote mode): the check reads the server log"
+    assert ("not run: needs control of the server (remote mode): the check reads the server log"
             in out) and "14 passed, 1 skipped" in out
     grid = out.split("model x behaviour grid")[1]
     assert "LFM2.5-1.2B-Instruct" in grid and "LFM2.5-230M" not in grid  # only the endpoint's model
@@ -51,7 +51,7 @@ def test_server_variants_not_applicable_in_remote_mode(endpoint, tmp_path, monke
                         "--target", "cpu", "--base-url", endpoint.url(), "--model", MODEL, "--api-key-env", KEY_ENV,
                         f"--reports={tmp_path}")
     assert result.returncode == 0, result.stdout[-3000:]
-    assert "not applicable: needs control of the server flags (remote mode): the check runs on server variant " \
+    assert "not run: needs control of the server (remote mode): the check runs on server variant " \
            "cpu-dense-chat+tool_calling+max-model-len=2048" in result.stdout
     assert "server variant cpu-dense-chat+tool_calling+variant=live-attention" in result.stdout
     assert " passed" not in result.stdout.splitlines()[-1]
@@ -147,11 +147,11 @@ def test_numerics_variant_not_applicable_in_remote_mode_on_gpu_target(tmp_path):
     state = RunState(m, "gpu", tmp_path, deviations.KnownDeviations([], None))
     state.remote = RemoteEndpoint("https://x.modal.run/v1", m.serve_config(model, "gpu"), model.hf_id)
     variant = {"extra_args": (), "drop_flag_sets": (), "variant": "live-attention"}
-    assert state.not_applicable(model, variant) == ("not applicable: needs control of the server flags "
+    assert state.not_applicable(model, variant) == ("not run: needs control of the server "
                                                     "(remote mode): the check runs on server variant live-attention")
     capped = {"extra_args": ("--max-model-len", "2048"), "drop_flag_sets": (), "variant": None}
     assert state.not_applicable(model, capped).endswith("server variant gpu-LFM2.5-8B-A1B+reasoning+tool_calling"
                                                         "+max-model-len=2048")
     assert state.not_applicable(model, {}) is None
-    assert state.not_applicable(model, {}, ["image_host"]).startswith("not applicable: the remote endpoint cannot fetch")
+    assert state.not_applicable(model, {}, ["image_host"]).startswith("not run: the remote endpoint cannot fetch")
     assert state.remote.root == "https://x.modal.run"

@@ -27,6 +27,7 @@ CHECKS = textwrap.dedent('''
     import pytest
 
     from lfm_conformance.checks import CheckFailed
+    from lfm_conformance.harness import outcomes
 
 
     @pytest.fixture
@@ -63,6 +64,23 @@ CHECKS = textwrap.dedent('''
         pass
 
 
+    def test_suite_bug(model):
+        None.host  # AttributeError: the suite's own error, not a verdict on vLLM
+
+
+    def test_measured_only(model, request, record_property):
+        record_property("figures", {"kind": "perf", "tokens_per_s": 3.0})
+        outcomes.measured(request.node)
+
+
+    def test_pending_baseline(model):
+        pytest.skip("pending: no baseline for LFM2.5-230M on cpu; record it with: ./run conformance -m perf")
+
+
+    def test_deviation_failing_differently(model):
+        raise CheckFailed("the server died after the request", "GET /health 200", "no answer")
+
+
     @pytest.mark.parametrize("stream", [False, True], ids=["non-streaming", "streaming"])
     def test_accuracy(model, stream, record_property):
         record_property("figures", {"kind": "accuracy", "task": "gsm8k", "metric": "exact_match",
@@ -83,9 +101,11 @@ CHECKS = textwrap.dedent('''
 
 def _deviations(path: Path) -> Path:
     entry = {"models": ["LFM2.5-230M"], "vllm": ">=0", "documented": "reasoning_content",
-             "observed": "reasoning", "evidence": "recorded-evidence"}
+             "observed": "reasoning", "evidence": "recorded-evidence",
+             "signature": {"problem": "^reasoning in the wrong field$", "observed": "^reasoning$"}}
     path.write_text(yaml.safe_dump([{"id": "fake-renamed", "check": "test_known_deviation", **entry},
-                                    {"id": "fake-gone", "check": "test_no_longer_deviates", **entry}]))
+                                    {"id": "fake-gone", "check": "test_no_longer_deviates", **entry},
+                                    {"id": "fake-other", "check": "test_deviation_failing_differently", **entry}]))
     return path
 
 
@@ -115,7 +135,8 @@ def test_every_outcome_becomes_a_record(fake_run):
     assert statuses == {
         "test_passes": "pass", "test_fails": "fail", "test_known_deviation": "known-deviation",
         "test_no_longer_deviates": "unexpected-pass", "test_vision_only": "not-applicable",
-        "test_skipped_for_a_reason": "skipped", "test_setup_error": "error",
+        "test_skipped_for_a_reason": "not-run", "test_setup_error": "error", "test_suite_bug": "error",
+        "test_measured_only": "measured", "test_pending_baseline": "pending", "test_deviation_failing_differently": "fail",
         "test_accuracy[non-streaming]": "pass", "test_accuracy[streaming]": "pass", "test_leaks_secrets": "fail"}
     for rec in doc["records"]:
         assert (rec["model"], rec["where"], rec["target"], rec["suite"]) == ("LFM2.5-230M", "cpu", "cpu", "fake_suite")
@@ -139,6 +160,10 @@ def test_reasons_evidence_and_deviations(fake_run):
     gone = recs["test_no_longer_deviates"]
     assert gone["deviation"]["id"] == "fake-gone" and "no longer happens" in gone["reason"]
     assert recs["test_passes"]["evidence"] is None and recs["test_passes"]["duration_s"] >= 0
+    assert recs["test_suite_bug"]["reason"].startswith("AttributeError: 'NoneType' object has no attribute 'host'")
+    other = recs["test_deviation_failing_differently"]
+    assert other["reason"] == "the server died after the request (differs from known deviation fake-other)"
+    assert "covers only failures with" in other["evidence"] and "recorded observation: reasoning" in other["evidence"]
 
 
 def test_figures_reach_the_records_and_the_accuracy_table(fake_run):
@@ -167,11 +192,16 @@ def test_verdict_lists_the_failing_cells(fake_run):
     _, reports, doc = fake_run
     summary = doc["summary"]
     assert summary["verdict"] == "BLOCKED"
-    assert summary["blocking"] == ["LFM2.5-230M / cpu / fake_suite: FAIL test_fails, FAIL test_leaks_secrets, "
-                                   "XPASS! test_no_longer_deviates, ERROR test_setup_error"]
+    assert [b.split(":")[0] for b in summary["blocking"]] == [
+        "FAIL fake_suite / test_deviation_failing_differently", "FAIL fake_suite / test_fails",
+        "FAIL fake_suite / test_leaks_secrets", "XPASS! fake_suite / test_no_longer_deviates"]
+    assert [e.split(":")[0] for e in summary["suite_errors"]] == ["ERROR fake_suite / test_setup_error",
+                                                                  "ERROR fake_suite / test_suite_bug"]
     assert summary["counts"]["known-deviation"] == 1 and summary["counts"]["pass"] == 3
+    assert summary["counts"]["measured"] == 1 and summary["counts"]["pending"] == 1 and summary["counts"]["not-run"] == 1
+    assert "a selection of the checks (-m 'model_230m')" in summary["scope"]
     md = (reports / "signoff.md").read_text()
-    assert "**BLOCKED (selection: -m 'model_230m'): LFM2.5-230M / cpu / fake_suite: FAIL test_fails" in md
+    assert "**BLOCKED: FAIL fake_suite / test_deviation_failing_differently: the server died" in md
     assert "sign-off: BLOCKED" in fake_run[0].stdout
 
 
@@ -202,9 +232,11 @@ def test_plain_run_writes_junit_without_being_asked(tmp_path):
                       f"--reports={reports}", timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:]
     doc = json.loads((reports / "results.json").read_text())
-    assert doc["summary"]["verdict"] == "SIGN-OFF" and len(doc["records"]) == 5
+    assert doc["summary"]["verdict"] == "INCOMPLETE" and len(doc["records"]) == 5  # a selection: never a sign-off
     assert (reports / "junit.xml").read_text().count("<testcase") == 5
-    assert "SIGN-OFF (selection: -m 'model_1_2b'): 5 checks on cpu" in (reports / "signoff.md").read_text()
+    assert doc["summary"]["scope"][0] == "a selection of the checks (-m 'model_1_2b')"
+    assert "**INCOMPLETE (5 PASS): no failure, but this run cannot sign off cpu: a selection" in (
+        reports / "signoff.md").read_text()
 
 
 def test_a_run_without_conformance_checks_writes_no_sign_off(tmp_path):

@@ -12,7 +12,8 @@ ACCURACY = {"kind": "accuracy", "task": "gsm8k", "metric": "exact_match,strict-m
 def test_signed_off_run_says_so_and_lists_its_deviations():
     doc = rf.doc()
     md, page = signoff.render_markdown(doc), signoff.render_html(doc)
-    assert "**SIGN-OFF: 2 checks on cpu, no failure, error or unexpected pass; 1 known deviation from the guide" in md
+    assert ("**SIGN-OFF: 2 checks on cpu (1 DEV, 1 PASS), no failure, error, unexpected pass, NOT RUN or PENDING; "
+            "1 known deviation from the guide") in md
     assert '<div class="verdict ok">SIGN-OFF' in page
     # documented vs observed vs evidence from the entry, and what this run saw
     for text in ("splits &lt;think&gt; into message.reasoning_content", rf.DEVIATION["observed"], "observed: reasoning",
@@ -29,8 +30,9 @@ def test_blocked_run_lists_the_failing_cells_and_their_evidence():
                       reason="not applicable: LFM2.5-230M has no vision capability in the guide")]
     doc = rf.doc(records=recs)
     md = signoff.render_markdown(doc)
-    assert ("**BLOCKED: LFM2.5-230M / cpu / loading: FAIL test_first_request_returns_text; "
-            "LFM2.5-230M / cpu / tool_calls: ERROR test_parallel**") in md
+    assert ("**BLOCKED: FAIL loading / test_first_request_returns_text: reply has no text [1 case: LFM2.5-230M / cpu]; "
+            "the suite could not check: ERROR tool_calls / test_parallel: in setup: server died "
+            "[1 case: LFM2.5-230M / cpu] (1 FAIL, 1 ERROR, 1 n/a)**") in md
     assert "### ERROR LFM2.5-230M / cpu / tool_calls / test_parallel" in md and "--- last 40 lines ---" in md
     assert "| LFM2.5-230M | FAIL (1) test_first_request_returns_text: reply has no text | ERROR (1)" in md
     assert "n/a (1) no vision capability |" in md
@@ -73,4 +75,58 @@ def test_verdict_names_a_check_failing_for_many_cases_once_with_the_count():
             for c in ("body-is-a-list", "body-is-a-string", "deep-nesting")]
     doc = rf.doc(records=recs)
     assert doc["summary"]["blocking"] == [
-        "LFM2.5-230M / cpu / robustness: FAIL test_malformed_request_refused (3 cases)"]
+        "FAIL robustness / test_malformed_request_refused [3 cases: LFM2.5-230M / cpu[body-is-a-list], "
+        "LFM2.5-230M / cpu[body-is-a-string], LFM2.5-230M / cpu[deep-nesting]]"]
+
+
+def test_identical_failures_across_models_are_one_entry_and_suite_errors_stand_apart():
+    """49 copies of one suite bug are one line with the count, apart from vLLM's failures."""
+    bug = "AttributeError: 'RemoteEndpoint' object has no attribute 'host'"
+    recs = [rf.record(model=f"M{i}", suite="robustness", check="test_malformed_request_refused", status="error",
+                      reason=bug, case=f"case-{i}") for i in range(49)]
+    recs.append(rf.record(suite="tool_calls", check="test_parallel", status="fail", reason="wrong finish_reason"))
+    summary = rf.doc(records=recs)["summary"]
+    assert summary["blocking"] == ["FAIL tool_calls / test_parallel: wrong finish_reason [1 case: LFM2.5-230M / cpu]"]
+    assert len(summary["suite_errors"]) == 1 and summary["suite_errors"][0].startswith(
+        f"ERROR robustness / test_malformed_request_refused: {bug} [49 cases: M0 / cpu[case-0], ")
+    assert summary["suite_errors"][0].endswith(", +45 more]")
+    md = signoff.render_markdown(rf.doc(records=recs))
+    assert "The suite could not check (its own error, not a verdict on vLLM):" in md
+
+
+@pytest.mark.parametrize("status,reason", [("not-run", "not run: needs control of the server (remote mode)"),
+                                           ("pending", "pending: no baseline; record it with: ./run conformance -m perf"),
+                                           ("skipped", "needs a GPU")])
+def test_not_run_or_pending_is_incomplete_not_sign_off(status, reason):
+    recs = [rf.record(), rf.record(suite="perf", check="test_benchmark_protocol", status=status, reason=reason)]
+    doc = rf.doc(records=recs)
+    assert doc["summary"]["verdict"] == "INCOMPLETE"
+    assert doc["summary"]["incomplete"] == [f"NOT RUN perf / test_benchmark_protocol: {reason} [1 case: LFM2.5-230M / cpu]"
+                                            .replace("NOT RUN", "PENDING" if status == "pending" else "NOT RUN")]
+    md = signoff.render_markdown(doc)
+    assert md.split("\n")[2].startswith("**INCOMPLETE (1 ") and reason in md.split("\n")[2]
+    assert '<div class="verdict incomplete">INCOMPLETE' in signoff.render_html(doc)
+
+
+def test_a_selection_states_its_scope_and_cannot_sign_off():
+    doc = rf.doc(records=[rf.record()])
+    assert doc["summary"]["verdict"] == "SIGN-OFF"  # no universe recorded: nothing known to be left out
+    run = {**rf.run(), "selection": {"markers": "model_230m", "keywords": "test_first"},
+           "universe": {"models": ["LFM2.5-230M", "LFM2.5-350M"], "suites": ["loading", "vision"]}}
+    doc = results.assemble([run], [rf.record()])
+    assert doc["summary"]["verdict"] == "INCOMPLETE"
+    assert doc["summary"]["scope"] == ["a selection of the checks (-m 'model_230m' -k 'test_first')",
+                                       "models not run: LFM2.5-350M", "behaviours not run: vision"]
+
+
+def test_measured_and_pass_cells_never_hide_what_did_not_run():
+    from lfm_conformance.report import grid
+
+    assert grid.worst(["pass", "not-run"]) == "not-run" and grid.worst(["pass", "skipped"]) == "skipped"
+    assert grid.worst(["pass", "measured"]) == "measured" and grid.worst(["measured", "known-deviation"]) == "known-deviation"
+    assert grid.worst(["known-deviation", "pending"]) == "pending" and grid.worst(["pending", "not-run"]) == "not-run"
+    assert grid.worst(["not-run", "unexpected-pass", "error"]) == "error" and grid.worst(["error", "fail"]) == "fail"
+    assert grid.worst(["pass", "not-applicable"]) == "pass"
+    for reason, status in (("not applicable: no vision", "not-applicable"), ("pending: no baseline", "pending"),
+                           ("not run: remote mode", "not-run"), ("needs a GPU", "not-run")):
+        assert grid.skip_status(f"Skipped: {reason}") == status

@@ -1,10 +1,12 @@
-"""Context caps: the server enforces the context it reports, as vLLM defines the rule.
+"""Context caps: the server enforces the context it reports ("cap context" in the guide).
 
-vLLM 0.32's rule (vllm/renderers/params.py `_token_len_check`, vllm/entrypoints/serve/utils/
-api_utils.py `get_max_tokens`): a prompt may hold at most max_model_len tokens; max_tokens is
-clamped to max_model_len - prompt tokens ("Downstream clamping of the sampling max_tokens is
-handled by get_max_tokens()"); a request left no output token, or asking max_tokens above
-max_model_len, is rejected.
+What keeps the promise, whatever the vLLM release: a prompt longer than max_model_len, or one that
+leaves no room for output, is refused with HTTP 400 naming the limit; a request whose prompt fits
+but whose max_tokens runs past the cap is either refused with a 4xx naming the limit (OpenAI's
+behaviour, vLLM 0.23) or served with max_tokens clamped so prompt + output stays within the cap
+(vLLM 0.32, vllm/entrypoints/serve/utils/api_utils.py `get_max_tokens`). A 5xx, a silent overrun
+or a rejection that does not name the cap fails. Error texts are checked for facts (status, the
+numbers, error.param), never vLLM's wording.
 """
 from __future__ import annotations
 
@@ -38,15 +40,20 @@ def prompt_accepted(status: int, body, prompt_tokens: int, max_model_len: int) -
                           f"usage {usage}", excerpt(body))
 
 
+def _numbers(message: str) -> set[str]:
+    return set(re.findall(r"\d+", message))  # whole numbers only: 2048 is not found in 20480
+
+
 def prompt_over_context_rejected(status: int, body, limit: int, prompt_tokens: int) -> None:
     """A prompt longer than max_model_len: HTTP 400 naming the context limit and the prompt size."""
-    expected = (f"HTTP 400 \"This model's maximum context length is {limit} tokens. However, your prompt "
-                f"contains at least {prompt_tokens} input tokens ...\"")
+    expected = (f"HTTP 400 whose error names the {limit}-token context limit and the {prompt_tokens}-token prompt "
+                f"(vLLM 0.32: \"This model's maximum context length is {limit} tokens. However, your prompt "
+                f"contains at least {prompt_tokens} input tokens ...\")")
     what = f"a prompt of {prompt_tokens} tokens over a {limit}-token context"
     message = refused_as_client_error(status, body, what, expected, required_status=400)
-    if f"maximum context length is {limit} tokens" not in message:
+    if str(limit) not in _numbers(message):
         raise CheckFailed("the rejection does not name the context limit", expected, message, excerpt(body))
-    if str(prompt_tokens) not in message:
+    if str(prompt_tokens) not in _numbers(message):
         raise CheckFailed("the rejection does not name the prompt size", expected, message, excerpt(body))
 
 
@@ -82,6 +89,19 @@ def max_tokens_clamped(status: int, body, prompt_tokens: int, max_model_len: int
                           f"usage {usage}", excerpt(body))
 
 
+def request_past_cap_capped(status: int, body, prompt_tokens: int, max_model_len: int) -> None:
+    """prompt + max_tokens over max_model_len (the prompt alone fits): the cap holds either way,
+    refused with a 4xx naming the limit, or served with max_tokens clamped to what is left."""
+    if status == 200:
+        max_tokens_clamped(status, body, prompt_tokens, max_model_len)
+        return
+    expected = (f"a 4xx naming the {max_model_len}-token limit, or HTTP 200 with max_tokens clamped to "
+                f"{max_model_len - prompt_tokens} (prompt + output within the cap)")
+    message = refused_as_client_error(status, body, "prompt + max_tokens over the context", expected)
+    if str(max_model_len) not in _numbers(message):
+        raise CheckFailed("the rejection does not name the context limit", expected, message, excerpt(body))
+
+
 def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: int) -> None:
     """max_tokens alone above max_model_len: HTTP 400 whose error names max_tokens (in its message
     or as error.param), the number asked for and the context limit. The wording is vLLM's and
@@ -91,7 +111,7 @@ def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: 
                 f"context limit (vLLM 0.32: \"max_tokens={max_tokens} cannot be greater than max_model_len={limit}\")")
     what = f"max_tokens {max_tokens} over a {limit}-token context"
     message = refused_as_client_error(status, body, what, expected, required_status=400)
-    numbers = set(re.findall(r"\d+", message))  # whole numbers only: 2048 is not found in 20480
+    numbers = _numbers(message)
     named = {"max_tokens": "max_tokens" in message or body["error"].get("param") == "max_tokens",
              f"the requested {max_tokens}": str(max_tokens) in numbers,
              f"the limit {limit}": str(limit) in numbers}

@@ -2,6 +2,8 @@
 for the same weights. Guide: the architectures "are supported natively by vLLM"."""
 from __future__ import annotations
 
+import math
+
 from lfm_conformance.checks import CheckFailed, excerpt
 
 
@@ -16,13 +18,24 @@ def served_prompt_logprobs(response: dict, ids: list[int]) -> list[float]:
 
 
 def logprobs_match(served: list[float], reference: list[float], tolerance: float, tokens: list[str]) -> None:
+    expected = f"|served - reference| <= {tolerance} nats at every position"
+    if len(served) != len(reference):
+        raise CheckFailed("served and reference logprobs cover different positions", f"{len(reference)} positions",
+                          f"{len(served)} positions", f"served {excerpt(served, 200)}; reference {excerpt(reference, 200)}")
+    if not served:
+        raise CheckFailed("no logprobs to compare", expected, "0 positions")
+    unusable = [i for i, (a, b) in enumerate(zip(served, reference)) if not (math.isfinite(a) and math.isfinite(b))]
+    if unusable:
+        i = unusable[0]
+        raise CheckFailed("a logprob is not a finite number", expected,
+                          f"{len(unusable)} of {len(served)} positions, first at position {i + 1}: served {served[i]}, "
+                          f"reference {reference[i]}", "served: " + ", ".join(f"{v:.3f}" for v in served[:16]))
     diffs = [abs(a - b) for a, b in zip(served, reference)]
     worst = max(range(len(diffs)), key=diffs.__getitem__)
     if diffs[worst] > tolerance:
         first = next(i for i, d in enumerate(diffs) if d > tolerance)
         raise CheckFailed(
-            "served logprobs differ from the transformers reference on the same weights",
-            f"|served - reference| <= {tolerance} nats at every position",
+            "served logprobs differ from the transformers reference on the same weights", expected,
             f"max {diffs[worst]:.3f} at position {worst + 1} (token {tokens[worst + 1]!r}); first over tolerance at "
             f"position {first + 1} of {len(diffs) + 1}",
             "per-position |diff|: " + ", ".join(f"{d:.3f}" for d in diffs[:16]))

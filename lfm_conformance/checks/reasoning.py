@@ -51,6 +51,23 @@ def reasoning_split(response: dict) -> None:
                           excerpt(reasoning_text(message)))
 
 
+def taught_split(reply: str) -> tuple[str, str]:
+    """(reasoning, answer) of a model output written as <think>reasoning</think>answer."""
+    head, _, answer = reply.partition(TAGS[1])
+    return head.removeprefix(TAGS[0]).strip(), answer.strip()
+
+
+def split_equals(response: dict, reasoning: str, answer: str) -> None:
+    """The reasoning field holds exactly what the model thought and content exactly its answer
+    (known outputs: the CPU stand-ins' taught replies)."""
+    message, _ = message_of(response)
+    got = (reasoning_text(message).strip(), (message.get("content") or "").strip())
+    if got != (reasoning.strip(), answer.strip()):
+        raise CheckFailed("the reasoning and the answer are not split as the model wrote them",
+                          f"reasoning {reasoning!r}; content {answer!r}", f"reasoning {got[0]!r}; content {got[1]!r}",
+                          excerpt(message))
+
+
 def direct_answer(response: dict) -> None:
     """A trivial prompt answered without <think>: reasoning empty, answer in content."""
     message, _ = message_of(response)

@@ -2,12 +2,16 @@
 
 A matching test is marked xfail(strict=True): it still asserts the documented behaviour, the run
 stays green while vLLM deviates, and a vLLM that starts to conform shows up as an unexpected pass.
+Each entry's `signature` says what its failure looks like (regular expressions over the failing
+check's problem and observed texts): a failure of that test that does not match is a plain FAIL.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+
+import re
 
 import jsonschema
 import yaml
@@ -20,7 +24,7 @@ SCHEMA = {
     "items": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["id", "check", "models", "vllm", "documented", "observed", "evidence"],
+        "required": ["id", "check", "models", "vllm", "documented", "observed", "evidence", "signature"],
         "properties": {
             "id": {"type": "string"},
             "check": {"type": "string", "pattern": "^test_"},
@@ -31,6 +35,10 @@ SCHEMA = {
             "documented": {"type": "string"},
             "observed": {"type": "string"},
             "evidence": {"type": "string"},
+            # re.search patterns over CheckFailed.problem / .observed; every one given must match
+            "signature": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                          "properties": {"problem": {"type": "string", "minLength": 1},
+                                         "observed": {"type": "string", "minLength": 1}}},
         },
     },
 }
@@ -56,9 +64,19 @@ class Deviation:
     observed: str
     evidence: str
     cases: tuple[str, ...] | None = None  # the test's parameters besides the model (case_id), e.g. table rows
+    signature: tuple[tuple[str, str], ...] = ()  # (field of the failure, pattern)
 
     def reason(self) -> str:
         return f"known deviation {self.id} (vLLM {self.vllm}): documented: {self.documented}; observed: {self.observed}"
+
+    def mismatches(self, failure) -> list[str]:
+        """The signature patterns a failure (a CheckFailed: .problem, .observed) does not match;
+        [] when it is this deviation."""
+        return [f"{field} ~ /{pattern}/" for field, pattern in self.signature
+                if not re.search(pattern, str(getattr(failure, field, "") or ""))]
+
+    def signature_text(self) -> str:
+        return "; ".join(f"{field} ~ /{pattern}/" for field, pattern in self.signature)
 
 
 def case_id(param_id: str, model_id: str) -> str | None:
@@ -99,9 +117,17 @@ def load(path: Path = DEFAULT_FILE, vllm_version: str | None = "installed") -> K
     except jsonschema.ValidationError as exc:
         where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
         raise ValueError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    for i, d in enumerate(data):
+        for field, pattern in d["signature"].items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{path}: [{i}].signature.{field} (deviation {d['id']}): invalid regular "
+                                 f"expression {pattern!r}: {exc}") from None
     entries = [
         Deviation(d["id"], d["check"], tuple(d["models"]), tuple(d["targets"]) if "targets" in d else None,
-                  d["vllm"], d["documented"], d["observed"], d["evidence"], tuple(d["cases"]) if "cases" in d else None)
+                  d["vllm"], d["documented"], d["observed"], d["evidence"], tuple(d["cases"]) if "cases" in d else None,
+                  tuple(d["signature"].items()))
         for d in data
     ]
     return KnownDeviations(entries, vllm_version)

@@ -13,6 +13,7 @@ import pytest
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.data import deviations
 from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.harness import outcomes
 from lfm_conformance.report import grid, results
 from lfm_conformance.serving import gpu as gpu_mod
 from lfm_conformance.serving import preflight
@@ -169,7 +170,7 @@ class RunState:
                 shown = config.name if config.name != self.remote.config.name else variant["variant"]
                 return f"{NEEDS_CONTROL}: the check runs on server variant {shown}"
         if self.remote is not None and "image_host" in fixturenames and not self.remote.is_loopback():
-            return "not applicable: the remote endpoint cannot fetch images from this machine's 127.0.0.1 (remote mode)"
+            return "not run: the remote endpoint cannot fetch images from this machine's 127.0.0.1 (remote mode)"
         return None
 
 
@@ -224,7 +225,9 @@ def pytest_collection_modifyitems(session, config, items):
             case = deviations.case_id(item.callspec.id, f"{model.name}-{state.target}")
             deviation = state.known.match(check, model.name, state.target, case=case)
             if deviation is not None:
-                # Only the check's own verdict counts as the deviation; any other error stays an error.
+                # Only the check's own verdict matching the deviation's signature counts as the
+                # deviation (outcomes.against_signature); any other failure or error stays one.
+                item.stash[outcomes.DEVIATION] = deviation
                 item.add_marker(pytest.mark.xfail(strict=True, raises=CheckFailed, reason=deviation.reason()))
     keyed.sort(key=lambda k: (k[0] != "", k[0], k[1]))
     items[:] = [item for _, _, item in keyed]
@@ -323,6 +326,25 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 # -- outcomes and the grid ----------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    try:
+        return (yield)
+    except CheckFailed as exc:
+        outcomes.against_signature(item, exc)
+        raise
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """A failure says whose it is: the thing under test's (a check) or the suite's own error."""
+    report = yield
+    if report.failed and call.excinfo is not None and not hasattr(report, "wasxfail"):
+        kind = outcomes.failure_kind(call.excinfo.value)
+        report.user_properties = [*report.user_properties, (grid.FAILURE_PROPERTY, kind)]
+    return report
+
+
 def pytest_runtest_logreport(report):
     props = dict(report.user_properties)
     if "model" not in props:

@@ -3,7 +3,7 @@ into one report: results.json, signoff.md and signoff.html with a model x GPU x 
 
     python -m lfm_conformance.report.merge A.json B.json ... --out DIR [--allow-mismatch]
 
-Exit status: 0 SIGN-OFF, 1 BLOCKED (the report is written either way), 2 bad input (one line on
+Exit status: 0 SIGN-OFF, 1 BLOCKED or INCOMPLETE (the report is written either way), 2 bad input (one line on
 stderr, nothing written): unreadable or invalid files, files from different suite commits or
 matrix hashes (unless --allow-mismatch), or two files holding the same model x GPU/target x check.
 """

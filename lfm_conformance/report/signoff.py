@@ -12,7 +12,8 @@ from lfm_conformance.report import grid
 
 MD, HTML = "signoff.md", "signoff.html"
 COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",
-          "known-deviation": "#fff59d", "not-applicable": "#eceff1", "skipped": "#cfd8dc"}
+          "not-run": "#cfd8dc", "skipped": "#cfd8dc", "pending": "#b3e5fc", "known-deviation": "#fff59d",
+          "measured": "#dcedc8", "not-applicable": "#eceff1"}
 SHORT_REASON = 60
 OBSERVED_LINES = 12  # of a deviation's observed-now text shown in the deviations section
 
@@ -32,14 +33,21 @@ def title(doc: dict) -> str:
 
 def verdict_line(doc: dict) -> str:
     summary = doc["summary"]
-    scope = "; ".join(_selection(run) for run in doc["runs"] if _selection(run))
-    scope = f" (selection: {scope})" if scope else ""
-    if summary["verdict"] == "SIGN-OFF":
-        devs = summary["counts"]["known-deviation"]
-        return (f"SIGN-OFF{scope}: {len(doc['records'])} checks on {', '.join(_wheres(doc))}, no failure, error "
-                f"or unexpected pass; {devs} known deviation{'s' * (devs != 1)} from the guide (listed below).")
-    blocking = summary["blocking"] + summary["notes"]
-    return f"BLOCKED{scope}: " + "; ".join(blocking)
+    counts = summary["counts"]
+    tally = ", ".join(f"{n} {grid.SYMBOL[s]}" for s, n in counts.items() if n and s != "skipped")
+    if summary["verdict"] == "BLOCKED":
+        parts = summary["blocking"] + [f"the suite could not check: {e}" for e in summary.get("suite_errors", [])]
+        return "BLOCKED: " + "; ".join(parts + summary["notes"]) + f" ({tally})"
+    if summary["verdict"] == "INCOMPLETE":
+        return (f"INCOMPLETE ({tally}): no failure, but this run cannot sign off "
+                + ", ".join(_where_text(doc)) + ": " + "; ".join(summary.get("scope", []) + summary.get("incomplete", [])))
+    devs = counts["known-deviation"]
+    return (f"SIGN-OFF: {len(doc['records'])} checks on {', '.join(_wheres(doc))} ({tally}), no failure, error, "
+            f"unexpected pass, NOT RUN or PENDING; {devs} known deviation{'s' * (devs != 1)} from the guide (listed below).")
+
+
+def _where_text(doc: dict) -> list[str]:
+    return _wheres(doc) or ["(no target)"]
 
 
 def counts_line(doc: dict) -> str:
@@ -75,7 +83,7 @@ def _cell_line(recs: list[dict], where: str | None) -> dict:
     elif status == "unexpected-pass":
         note = ", ".join(dict.fromkeys((r["deviation"] or {}).get("id") or r["check"] for r in worst))
         note += " no longer happens"
-    elif status in ("fail", "error", "skipped"):
+    elif status in ("fail", "error", "skipped", "not-run", "pending"):
         note = f"{worst[0]['check']}{_case(worst[0])}: {worst[0]['reason']}"
         note += f" (+{len(worst) - 1} more)" if len(worst) > 1 else ""
     elif status == "not-applicable":
@@ -91,6 +99,12 @@ def _cell_line(recs: list[dict], where: str | None) -> dict:
 
 def problems(doc: dict) -> list[dict]:
     return [r for r in doc["records"] if r["status"] in ("fail", "error", "unexpected-pass")]
+
+
+def unsettled(doc: dict) -> list[str]:
+    """What keeps a run without failures from signing off: scope gaps, then NOT RUN / PENDING groups."""
+    summary = doc["summary"]
+    return summary.get("scope", []) + summary.get("incomplete", [])
 
 
 def deviation_groups(doc: dict) -> list[dict]:
@@ -147,12 +161,6 @@ def environment_rows(run: dict) -> list[tuple[str, str]]:
 
 def _wheres(doc: dict) -> list[str]:
     return list(dict.fromkeys([r["where"] for r in doc["runs"]] + [r["where"] for r in doc["records"]]))
-
-
-def _selection(run: dict) -> str:
-    sel = run["selection"]
-    return " ".join(p for p in (f"-m '{sel['markers']}'" if sel["markers"] else "",
-                                f"-k '{sel['keywords']}'" if sel["keywords"] else "") if p)
 
 
 def _case(rec: dict) -> str:
@@ -260,10 +268,17 @@ def render_markdown(doc: dict) -> str:
         [model, *["\n".join(f"{_cell_label(line)}{line['text']} {line['note']}".rstrip() for line in cell)
                   for cell in cells]] for model, cells in rows])
     out += ["## What blocks the sign-off", ""]
-    notes, bad = doc["summary"]["notes"], problems(doc)
+    summary, bad = doc["summary"], problems(doc)
+    notes = summary["notes"]
     if not bad and not notes:
         out += ["Nothing: no check failed, errored or passed unexpectedly.", ""]
-    out += [f"- {_md_text(note)}" for note in notes] + ([""] if notes else [])
+    out += [f"- {_md_text(note)}" for note in notes + summary["blocking"]] + [""]
+    if summary.get("suite_errors"):
+        out += ["The suite could not check (its own error, not a verdict on vLLM):", ""]
+        out += [f"- {_md_text(e)}" for e in summary["suite_errors"]] + [""]
+    if unsettled(doc):
+        out += ["## Not settled by this run (NOT RUN, PENDING, out of scope)", ""]
+        out += [f"- {_md_text(u)}" for u in unsettled(doc)] + [""]
     for rec in bad:
         out += [f"### {grid.SYMBOL[rec['status']]} {rec['model']} / {rec['where']} / {rec['suite']} / "
                 f"{rec['check']}{_case(rec)}", "", _md_text(rec["reason"]), ""]
@@ -304,6 +319,7 @@ h3 {font-size: 15px; margin: 18px 0 6px}
 .verdict {font-size: 17px; font-weight: 600; padding: 12px 16px; border-radius: 6px; margin: 8px 0}
 .verdict.ok {background: #c8e6c9; border: 1px solid #66bb6a}
 .verdict.blocked {background: #f4b4b4; border: 1px solid #e53935}
+.verdict.incomplete {background: #b3e5fc; border: 1px solid #0288d1}
 .counts {color: #444; margin: 6px 0 14px}
 .note {color: #444; max-width: 1100px}
 table {border-collapse: collapse; margin: 6px 0 12px}
@@ -364,9 +380,9 @@ def _grid_html(doc: dict) -> str:
 
 def render_html(doc: dict) -> str:
     summary = doc["summary"]
-    ok = summary["verdict"] == "SIGN-OFF"
+    kind = {"SIGN-OFF": "ok", "INCOMPLETE": "incomplete"}.get(summary["verdict"], "blocked")
     parts = [f"<h1>{_e(title(doc))}</h1>",
-             f'<div class="verdict {"ok" if ok else "blocked"}">{_e(verdict_line(doc))}</div>',
+             f'<div class="verdict {kind}">{_e(verdict_line(doc))}</div>',
              f'<div class="counts">{_e(counts_line(doc))}</div>',
              "<h2>Grid</h2>", f'<p class="note">{_e(HOW_TO_READ)}</p>',
              '<div class="legend">' + "".join(f'<span style="background:{COLOUR[s]}">{_e(grid.SYMBOL[s])} = {_e(s)}'
@@ -376,6 +392,13 @@ def render_html(doc: dict) -> str:
     if not bad and not summary["notes"]:
         parts.append("<p>Nothing: no check failed, errored or passed unexpectedly.</p>")
     parts += [f"<p>{_e(note)}</p>" for note in summary["notes"]]
+    parts += ["<ul>" + "".join(f"<li>{_e(b)}</li>" for b in summary["blocking"]) + "</ul>"] if summary["blocking"] else []
+    if summary.get("suite_errors"):
+        parts += ["<p>The suite could not check (its own error, not a verdict on vLLM):</p><ul>"
+                  + "".join(f"<li>{_e(e)}</li>" for e in summary["suite_errors"]) + "</ul>"]
+    if unsettled(doc):
+        parts += ["<h2>Not settled by this run (NOT RUN, PENDING, out of scope)</h2><ul>"
+                  + "".join(f"<li>{_e(u)}</li>" for u in unsettled(doc)) + "</ul>"]
     for rec in bad:
         parts.append(f"<h3>{_badge(rec['status'])} {_e(rec['model'])} / {_e(rec['where'])} / {_e(rec['suite'])} / "
                      f"{_e(rec['check'] + _case(rec))}</h3><p>{_e(rec['reason'])}</p>"

@@ -1,6 +1,7 @@
 """Remote mode: the suites against an already-running vLLM endpoint (a docker container, a Modal
 deployment) instead of servers they start. RemoteEndpoint offers the interface the suites use from
-VllmServer; what needs control of the server (its flags, its log) is not applicable."""
+VllmServer; what needs control of the server (its flags, its command line, its log) is NOT RUN, with
+the reason: the suite could not check it there, which is not the guide exempting it."""
 from __future__ import annotations
 
 import urllib.error
@@ -12,7 +13,7 @@ import pytest
 from lfm_conformance.data.matrix import ServeConfig
 from lfm_conformance.serving.endpoint import OpenAIEndpoint
 
-NEEDS_CONTROL = "not applicable: needs control of the server flags (remote mode)"
+NEEDS_CONTROL = "not run: needs control of the server (remote mode)"
 
 
 class RemoteError(Exception):
@@ -42,6 +43,23 @@ class RemoteEndpoint(OpenAIEndpoint):
     # -- the VllmServer interface the suites use --------------------------------------------------
     def url(self, path: str = "") -> str:
         return f"{self.root}{path}"
+
+    @property
+    def host(self) -> str:
+        """Where raw-HTTP checks connect (they speak plain HTTP: an https endpoint is NOT RUN there)."""
+        parts = urllib.parse.urlsplit(self.root)
+        if parts.scheme != "http":
+            pytest.skip(f"{NEEDS_CONTROL}: the raw-HTTP check speaks plain http, the endpoint is {parts.scheme}")
+        return parts.hostname or ""
+
+    @property
+    def port(self) -> int:
+        parts = urllib.parse.urlsplit(self.root)
+        return parts.port or (443 if parts.scheme == "https" else 80)
+
+    def command(self) -> list[str]:
+        """A check of the server's command line cannot run against an endpoint it did not start."""
+        pytest.skip(f"{NEEDS_CONTROL}: the check reads the server command line")
 
     def alive(self) -> bool:
         try:
