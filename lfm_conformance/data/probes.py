@@ -27,6 +27,16 @@ def chat(probe_id: str) -> dict:
     return kwargs
 
 
+def chat_probes() -> dict[str, str]:
+    """Every chat probe with the capability it needs: vision (an image part), tools (tools), or chat."""
+    needs = {}
+    for probe_id, probe in _load()["chat"].items():
+        parts = [p for m in probe["messages"] if isinstance(m.get("content"), list) for p in m["content"]]
+        needs[probe_id] = ("vision" if any(p.get("type") == "image" for p in parts)
+                           else "tools" if probe.get("tools") else "chat")
+    return needs
+
+
 def with_image_urls(message: dict) -> dict:
     """Image parts {type: image, image: <name in probes.yaml images>, size: <px, optional>} become
     OpenAI image_url parts carrying a PNG data URL."""

@@ -5,9 +5,13 @@ from __future__ import annotations
 from lfm_conformance.checks.tool_calls import reassemble
 
 
+def stream_chunks(client, **kwargs) -> list[dict]:
+    """The chunks of a streamed chat completion, as the server sent them."""
+    return [chunk.model_dump(exclude_unset=True) for chunk in client.chat.completions.create(stream=True, **kwargs)]
+
+
 def stream_chat(client, **kwargs) -> dict:
-    chunks = [chunk.model_dump() for chunk in client.chat.completions.create(stream=True, **kwargs)]
-    return reassemble(chunks)
+    return reassemble(stream_chunks(client, **kwargs))
 
 
 def chat_response(client, stream: bool, **kwargs) -> dict:
