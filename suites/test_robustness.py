@@ -15,7 +15,7 @@ from lfm_conformance.data import probes
 from lfm_conformance.workloads import robustness
 
 pytestmark = pytest.mark.robustness
-CASES = robustness.load_cases()
+CASES = robustness.load_cases() + robustness.load_parts()  # examples, then every part of the request
 CLIENTS = 8  # concurrent streams in the hang-up burst
 READ_EVENTS = 3  # SSE events each client reads before hanging up
 BURST_DEADLINE_S = 60

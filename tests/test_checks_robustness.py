@@ -104,3 +104,37 @@ def test_summary_counts_figures_per_model():
                  "seconds": 2.5, "survived": False})
     assert summary.lines() == ["M: inputs tried 5, 4xx 2, 5xx 1, no answer 1, accepted 1, clients hanging up "
                                "mid-stream: 8/8 streams served in 2.5 s, server survived NO"]
+
+
+def test_request_parts_change_one_thing_each():
+    """Every part variant is its base request with exactly the change it names; each base is also
+    sent unchanged (expected served), so a refusal is the change's doing."""
+    from lfm_conformance.workloads.robustness import load_parts
+
+    cases = load_parts()
+    bases = {c.id.removeprefix("part-base-"): c for c in cases if c.id.startswith("part-base-")}
+    assert set(bases) == {"chat", "tools", "history"} and all(c.expect == "accepted" for c in bases.values())
+    variants = [c for c in cases if not c.id.startswith("part-base-")]
+    assert len(variants) >= 30 and all(c.expect == "client_error" for c in variants)
+    modes = {c.id.rsplit("-", 1)[1] for c in variants if c.id.startswith("part-tool-") and "-message-" not in c.id}
+    assert modes == {"auto", "none", "required", "named"}
+    by_id = {c.id: c for c in variants}
+    assert by_id["part-tool-without-name-named"].body["tools"][0]["function"].keys() == {"description", "parameters"}
+    assert by_id["part-tool-without-name-named"].body["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
+    unknown = by_id["part-tool-message-unknown-tool-call-id"].body
+    assert unknown["messages"][2]["tool_call_id"] == "call_nope" and unknown["messages"][:2] == bases["history"].body["messages"][:2]
+    assert bases["history"].body["messages"][2]["tool_call_id"] == "call_1"  # the base itself is untouched
+
+
+def test_request_parts_file_errors_name_file_and_field(tmp_path):
+    from lfm_conformance.workloads.robustness import load_parts
+
+    path = tmp_path / "parts.yaml"
+    path.write_text("bases: {chat: {messages: []}}\ntool_choice_modes: {}\nparts:\n"
+                    "- {part: x, base: chat, requires: chat, variants: {v: {set: {/messages/3/role: 1}}}}\n")
+    with pytest.raises(CaseFileError, match=r"parts.yaml: parts\[0\].variants.v: a pointer does not fit base 'chat'"):
+        load_parts(path)
+    path.write_text("bases: {chat: {}}\ntool_choice_modes: {}\nparts:\n"
+                    "- {part: x, base: chats, requires: chat, variants: {v: {delete: [/a]}}}\n")
+    with pytest.raises(CaseFileError, match=r"parts\[0\].base: 'chats'; allowed values: chat"):
+        load_parts(path)

@@ -4,6 +4,7 @@ mid-stream. The verdicts live in lfm_conformance/checks/robustness.py."""
 from __future__ import annotations
 
 import codecs
+import copy
 import http.client
 import json
 import socket
@@ -16,6 +17,7 @@ import jsonschema
 import yaml
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "suites" / "robustness_cases.yaml"
+PARTS_FILE = Path(__file__).resolve().parents[2] / "suites" / "request_parts.yaml"
 DEEP_NESTING = 100_000
 OVER_CAP_FACTOR = 4  # a "far over the cap" prompt: this many words per token of documented context
 REQUEST_TIMEOUT_S = 120
@@ -103,6 +105,86 @@ def load_cases(path: Path = CASES_FILE) -> list[Case]:
         cases.append(Case(row["id"], row.get("endpoint", "/v1/chat/completions"), row.get("method", "POST"),
                           body, row.get("requires"), row.get("expect", "client_error"), row.get("why", "")))
     return cases
+
+
+PARTS_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["bases", "tool_choice_modes", "parts"],
+    "properties": {
+        "bases": {"type": "object", "additionalProperties": {"type": "object"}},
+        "tool_choice_modes": {"type": "object"},
+        "parts": {"type": "array", "minItems": 1, "items": {
+            "type": "object", "additionalProperties": False, "required": ["part", "base", "requires", "variants"],
+            "properties": {
+                "part": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+                "base": {"type": "string"},
+                "requires": CASE_SCHEMA["items"]["properties"]["requires"],
+                "tool_choice_modes": {"type": "array", "items": {"type": "string"}},
+                "variants": {"type": "object", "minProperties": 1, "additionalProperties": {
+                    "type": "object", "additionalProperties": False, "minProperties": 1,
+                    "properties": {"set": {"type": "object"},
+                                   "delete": {"type": "array", "items": {"type": "string"}}}}},
+            }}},
+    },
+}
+
+
+def load_parts(path: Path = PARTS_FILE) -> list[Case]:
+    """One client-error case per part of the request and malformed variant (x tool_choice mode)."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    try:
+        jsonschema.validate(data, PARTS_SCHEMA)
+    except jsonschema.ValidationError as exc:
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
+        raise CaseFileError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    cases, controls = [], {}
+    for i, part in enumerate(data["parts"]):
+        base = data["bases"].get(part["base"])
+        if base is None:
+            raise CaseFileError(f"{path}: parts[{i}].base: {part['base']!r}; allowed values: {', '.join(data['bases'])}")
+        modes = {}
+        for mode in part.get("tool_choice_modes") or [None]:
+            if mode is not None and mode not in data["tool_choice_modes"]:
+                raise CaseFileError(f"{path}: parts[{i}].tool_choice_modes: {mode!r}; allowed values: "
+                                    f"{', '.join(data['tool_choice_modes'])}")
+            modes[mode] = data["tool_choice_modes"].get(mode)
+        # the unchanged base is served: a variant's refusal is its change's doing
+        controls.setdefault(part["base"], Case(f"part-base-{part['base']}", "/v1/chat/completions", "POST",
+                                               copy.deepcopy(base), part["requires"], "accepted",
+                                               "a valid request: the base every malformed variant changes once"))
+        for name, change in part["variants"].items():
+            for mode, choice in modes.items():
+                body = copy.deepcopy(base) if choice is None else {**copy.deepcopy(base), "tool_choice": choice}
+                try:
+                    body = _changed(body, change)
+                except (KeyError, IndexError, TypeError) as exc:
+                    raise CaseFileError(f"{path}: parts[{i}].variants.{name}: a pointer does not fit base "
+                                        f"{part['base']!r} ({type(exc).__name__}: {exc})") from None
+                case_id = f"part-{part['part']}-{name}" + (f"-{mode}" if mode else "")
+                cases.append(Case(case_id, "/v1/chat/completions", "POST", body, part["requires"], "client_error",
+                                  f"OpenAI chat-completions request schema: {part['part']} {name}"))
+    return list(controls.values()) + cases
+
+
+def _changed(body: dict, change: dict) -> dict:
+    for pointer, value in (change.get("set") or {}).items():
+        parent, key = _parent(body, pointer)
+        parent[key] = copy.deepcopy(value)
+    for pointer in change.get("delete") or []:
+        parent, key = _parent(body, pointer)
+        del parent[key]
+    return body
+
+
+def _parent(body, pointer: str):
+    """The container holding a JSON pointer's last step, and that step (an int for lists)."""
+    steps = pointer.strip("/").split("/")
+    node = body
+    for step in steps[:-1]:
+        node = node[int(step)] if isinstance(node, list) else node[step]
+    last = steps[-1]
+    return node, int(last) if isinstance(node, list) else last
 
 
 @dataclass(frozen=True)
