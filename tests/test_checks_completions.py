@@ -166,10 +166,10 @@ def test_stream_other_finish_reason_fails():
 
 
 @pytest.mark.parametrize("status,body,problem", [
-    (200, {"choices": [{"message": {"content": "Hello"}}]}, "was answered"),
-    (500, {"error": {"message": "Internal server error", "code": 500}}, "failed with HTTP 500"),
-    (400, {"error": {"message": "Bad request", "code": 400}}, "does not mention the missing chat template"),
-], ids=["answered", "5xx", "unclear-message"])
+    (200, {"choices": [{"message": {"content": "Hello"}}]}, "accepted instead of refused"),
+    (500, {"error": {"message": "Internal server error", "code": 500}}, "server error where a client error is due"),
+    (400, {"detail": "Bad request"}, "carries no error message"),
+], ids=["answered", "5xx", "no-error-object"])
 def test_chat_on_base_not_refused_clearly_fails(status, body, problem):
     with pytest.raises(CheckFailed, match=problem):
         completions.chat_refused_without_template(status, body)
