@@ -1,6 +1,7 @@
 """Remote mode against a real vLLM server started separately (the CPU stand-in for
 LFM2.5-1.2B-Instruct, served under its HF id and the alias `llm`, behind an API key)."""
 import dataclasses
+import json
 import socket
 
 import pytest
@@ -39,6 +40,23 @@ def test_suites_pass_against_running_endpoint_under_alias(endpoint, tmp_path, mo
     grid = out.split("model x behaviour grid")[1]
     assert "LFM2.5-1.2B-Instruct" in grid and "LFM2.5-230M" not in grid  # only the endpoint's model
     assert "vLLM servers started" not in out  # nothing was started
+
+
+def test_every_suite_runs_or_says_why_against_the_endpoint(endpoint, tmp_path, monkeypatch):
+    """The whole suites/ directory in remote mode: no suite error, no failure; every check passes,
+    is a recorded deviation, or says NOT RUN / n/a with its reason (never a bare skip)."""
+    monkeypatch.setenv(KEY_ENV, "remote-test-key")
+    result = run_pytest("suites", "--target", "cpu", "--base-url", endpoint.base_url, "--model", MODEL,
+                        "--served-model-name", "llm", "--api-key-env", KEY_ENV, f"--reports={tmp_path}", timeout=1800)
+    doc = json.loads((tmp_path / "results.json").read_text())
+    bad = [f"{r['status']} {r['check']}{r['case'] and f'[{r['case']}]' or ''}: {r['reason']}" for r in doc["records"]
+           if r["status"] in ("fail", "error", "unexpected-pass")]
+    assert result.returncode == 0 and not bad, "\n".join(bad) or result.stdout[-4000:]
+    unsettled = [r for r in doc["records"] if r["status"] in ("not-run", "skipped", "not-applicable", "pending")]
+    assert all(r["reason"].startswith(("not run: ", "not applicable: ", "pending: ")) for r in unsettled), \
+        [r["reason"] for r in unsettled if not r["reason"].startswith(("not run: ", "not applicable: ", "pending: "))]
+    assert {r["status"] for r in doc["records"]} >= {"pass", "not-run"}
+    assert doc["summary"]["verdict"] == "INCOMPLETE" and "models not run: LFM2.5-230M" in " ".join(doc["summary"]["scope"])
 
 
 def test_server_variants_not_applicable_in_remote_mode(endpoint, tmp_path, monkeypatch):
