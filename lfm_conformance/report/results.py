@@ -141,6 +141,8 @@ class ResultsCollector:
         if self.results is None:
             return
         summary = self.results["summary"]
+        for line in summary["scope"] + summary["incomplete"] + summary["suite_errors"] + summary["blocking"]:
+            terminalreporter.write_line(f"  {line}")
         terminalreporter.write_line(f"sign-off: {summary['verdict']} ({_counts_text(summary['counts'])}); "
                                     f"reports in {self.state.reports}: {FILE_NAME}, {signoff.MD}, "
                                     f"{signoff.HTML}, {Path(self.config.option.xmlpath).name}")
@@ -309,8 +311,11 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="seconds")
 
 
+ALWAYS_COUNTED = ("measured", "pending", "not-run")  # what keeps a run from a plain PASS: shown even at 0
+
+
 def _counts_text(counts: dict) -> str:
-    return ", ".join(f"{n} {status}" for status, n in counts.items() if n) or "no checks"
+    return ", ".join(f"{n} {status}" for status, n in counts.items() if n or status in ALWAYS_COUNTED)
 
 
 def _option_secrets(config) -> list[str]:
