@@ -81,7 +81,7 @@ def test_case_file_is_valid_and_large_enough():
 def test_case_file_errors_name_file_and_field(tmp_path):
     path = tmp_path / "cases.yaml"
     path.write_text("- id: x\n  json: {}\n  expect: maybe\n")
-    with pytest.raises(CaseFileError, match=r"cases.yaml: \[0\].expect: 'maybe' is not one of"):
+    with pytest.raises(CaseFileError, match=r"cases.yaml: \[0\].expect: 'maybe' is not allowed; allowed values: client_error, accepted"):
         load_cases(path)
     path.write_text("- id: x\n  json: {}\n- id: x\n  raw: ''\n")
     with pytest.raises(CaseFileError, match="duplicate case ids"):

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import re
 
-import jsonschema
 import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
+
+from lfm_conformance.data import schema
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "suites" / "known_deviations.yaml"
 SCHEMA = {
@@ -112,11 +113,7 @@ def load(path: Path = DEFAULT_FILE, vllm_version: str | None = "installed") -> K
     if vllm_version == "installed":
         vllm_version = installed_vllm_version()
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or []
-    try:
-        jsonschema.validate(data, SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
-        raise ValueError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    schema.check(data, SCHEMA, path)
     for i, d in enumerate(data):
         for field, pattern in d["signature"].items():
             try:

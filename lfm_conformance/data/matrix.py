@@ -10,6 +10,8 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from lfm_conformance.data import schema
+
 SCHEMA_PATH = Path(__file__).with_name("matrix.schema.json")
 DEFAULT_MATRIX = Path(__file__).resolve().parents[2] / "matrix.yaml"
 CAPABILITIES = ("chat", "tools", "reasoning", "completions", "vision")
@@ -138,13 +140,6 @@ def _args_suffix(args: tuple[str, ...]) -> str:
     return out
 
 
-def _fmt_path(parts) -> str:
-    out = ""
-    for p in parts:
-        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
-    return out or "(top level)"
-
-
 def _schema_for(data: dict) -> dict:
     """The static schema with the cross-reference enums (GPU, fixture, flag-set names) filled in
     from the file itself, so an unknown name is reported with the allowed values."""
@@ -158,20 +153,6 @@ def _schema_for(data: dict) -> dict:
     return schema
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    if error.validator == "additionalProperties" and error.validator_value is False:
-        allowed = sorted(error.schema.get("properties", {}))
-        extra = sorted(set(error.instance) - set(allowed))
-        return f"unknown key {', '.join(map(repr, extra))}; allowed keys: {', '.join(allowed)}"
-    if error.validator == "enum":
-        return f"{error.instance!r} is not allowed; allowed values: {', '.join(map(str, error.validator_value))}"
-    if error.validator == "required":
-        return error.message
-    if error.validator == "type":
-        return f"{error.instance!r} has the wrong type; expected {error.validator_value}"
-    return error.message
-
-
 def validate(data, source: str) -> None:
     if not isinstance(data, dict):
         raise MatrixError(f"{source}: (top level): expected a mapping, got {type(data).__name__}")
@@ -180,7 +161,7 @@ def validate(data, source: str) -> None:
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise MatrixError(f"{source}: {_fmt_path(best.absolute_path)}: {_describe(best)}{more}")
+        raise MatrixError(f"{source}: {schema.where(best.absolute_path)}: {schema.describe(best)}{more}")
     for name, row in data["models"].items():  # the schema's `^model_` marker pattern keeps markers apart from capabilities
         if "completions" in row["capabilities"] and "chat" in row["capabilities"]:
             raise MatrixError(f"{source}: models.{name}.capabilities: 'completions' (completions-only) "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import jsonschema
 
-from lfm_conformance.data.matrix import _describe, _fmt_path
+from lfm_conformance.data.schema import describe, where
 from lfm_conformance.report import results
 
 
@@ -34,7 +34,7 @@ def load(path: Path) -> dict:
     validator = jsonschema.Draft202012Validator(results.schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
-        raise MergeError(f"{path}: {_fmt_path(error.absolute_path)}: {_describe(error)} "
+        raise MergeError(f"{path}: {where(error.absolute_path)}: {describe(error)} "
                          f"(not a results.json of this suite's schema)")
     return doc
 

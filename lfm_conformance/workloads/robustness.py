@@ -13,8 +13,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import yaml
+
+from lfm_conformance.data import schema
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "suites" / "robustness_cases.yaml"
 PARTS_FILE = Path(__file__).resolve().parents[2] / "suites" / "request_parts.yaml"
@@ -88,11 +89,7 @@ class CaseFileError(Exception):
 
 def load_cases(path: Path = CASES_FILE) -> list[Case]:
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    try:
-        jsonschema.validate(data, CASE_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
-        raise CaseFileError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    schema.check(data, CASE_SCHEMA, path, CaseFileError)
     ids = [row["id"] for row in data]
     if len(ids) != len(set(ids)):
         raise CaseFileError(f"{path}: duplicate case ids: {sorted({i for i in ids if ids.count(i) > 1})}")
@@ -133,11 +130,7 @@ PARTS_SCHEMA = {
 def load_parts(path: Path = PARTS_FILE) -> list[Case]:
     """One client-error case per part of the request and malformed variant (x tool_choice mode)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    try:
-        jsonschema.validate(data, PARTS_SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
-        raise CaseFileError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    schema.check(data, PARTS_SCHEMA, path, CaseFileError)
     cases, controls = [], {}
     for i, part in enumerate(data["parts"]):
         base = data["bases"].get(part["base"])
