@@ -1,12 +1,16 @@
 """Parser properties: vLLM's lfm2 tool parser and qwen3 reasoning parser, driven in-process exactly
 as each model's server drives them (its flags, its tokenizer), on generated model outputs and every
-kind of chunking into streamed deltas. No server. Budget: LFMC_HYPOTHESIS_PROFILE ("ci" by default:
+kind of chunking into streamed deltas (the real tokenizer's tokens, or boundaries anywhere inside the
+call's numbers and strings). No server. Budget: LFMC_HYPOTHESIS_PROFILE ("ci" by default:
 deterministic, bounded; "deep": thousands of examples per property), LFMC_PROPERTY_EXAMPLES overrides.
 Models whose servers run identical parsers and tokenizer (CPU models sharing a fixture) share one run.
 
 A minimal failing example hypothesis finds is recorded in suites/parser_findings.yaml, replayed by
-suites/test_parser_findings.py as a strict expected failure, and excluded here (only its input
-class, lfm_conformance/parsers/parser_findings.py) so the properties keep hunting for new ones."""
+suites/test_parser_findings.py as a strict expected failure. Here only its mechanism is excluded: a
+failure of the check it breaks on an example of its input class (lfm_conformance/parsers/parser_findings.py),
+counted per class (hypothesis events, the test's "figures"); a property excluding more than 5% of its
+generated outputs fails. The terminal summary shows the counts and, for the streamed arguments, the
+coverage table (value kind x depth x boundary inside the literal)."""
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,104 +24,145 @@ from lfm_conformance.parsers import parser_findings as findings
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 
 
-def _run(parser, text: str, data, tools):
-    ids = parser.encode(text)
-    sizes = data.draw(gen.chunk_sizes(len(ids)), label="chunk sizes")
+class _Summary:
+    """Prints what each property checked and excluded, and the coverage table, at the end of the run."""
+
+    def pytest_terminal_summary(self, terminalreporter):
+        lines = findings.summary_lines()
+        if lines:
+            terminalreporter.write_sep("=", f"parser properties (profile {findings.PROFILE})")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _summary(request):
+    name = "lfm-conformance-parser-properties-summary"
+    if not request.config.pluginmanager.has_plugin(name):
+        request.config.pluginmanager.register(_Summary(), name)
+
+
+def _run(parser, out, data, tools):
+    """Non-streaming and streamed parses of the output under a drawn chunking, and the example
+    (the output with the offsets where its deltas end)."""
+    ids = parser.encode(out.text)
+    literals = out.literals() if isinstance(out, gen.ToolOutput) else ()
+    chunking = data.draw(gen.chunkings(len(ids), literals), label="chunking")
+    if chunking.cuts:
+        ids, sizes = parser.encode_pieces(gen.split_at(out.text, chunking.cuts))
+    else:
+        sizes = list(chunking.sizes)
     chunks = parser.delta_texts(ids, sizes, tools)
-    return parser.non_streaming(ids, tools), parser.streaming(ids, sizes, tools), chunks
+    example = findings.Example(out, gen.boundaries(chunks))
+    return parser.non_streaming(ids, tools), parser.streaming(ids, sizes, tools), chunks, example
 
 
-def _tool_output(prop, model, data, surrounding=True):
+def _output(strategy, data, tally):
+    out = data.draw(strategy, label="model output")
+    tally.begin(out.text)
+    return out
+
+
+def _tool_output(model, data, tally, surrounding=True):
     thinking = "reasoning" in model.capabilities  # served with the reasoning parser: it thinks first
-    out = data.draw(gen.tool_outputs(thinking=thinking, surrounding=surrounding), label="model output")
-    findings.assume_not_recorded(prop, out)
-    return out
+    return _output(gen.tool_outputs(thinking=thinking, surrounding=surrounding), data, tally)
 
 
-def _reasoning_output(prop, data):
-    out = data.draw(gen.reasoning_outputs(), label="model output")
-    findings.assume_not_recorded(prop, out)
-    return out
+def _property(name: str, model, matrix, target, record_property, body) -> None:
+    """Run the property `body(data, tally)` once per parser configuration, record its figures, and
+    fail it when it excluded more than the bound of its generated outputs."""
+    parser = findings.serving_parser(model, matrix, target)
+    tally = findings.tally(name, parser, model.name)
+
+    @findings.property_settings
+    @given(data=st.data())
+    def prop(data):
+        body(parser, data, tally)
+        tally.end()
+
+    prop.__name__ = name.removeprefix("test_")
+    try:
+        findings.run_once(prop, parser, model.name)
+    finally:
+        record_property("figures", tally.figures())
+    props.exclusions_within_bound(tally)
 
 
 # -- tool calls ---------------------------------------------------------------------------------
 @pytest.mark.requires("tools")
-def test_tool_calls_parsed_equal_generated(model, matrix, target):
+def test_tool_calls_parsed_equal_generated(model, matrix, target, record_property):
     """(a) Non-streaming: the parsed calls equal the generated calls, arguments as JSON."""
-    parser = findings.serving_parser(model, matrix, target)
-
-    @findings.property_settings
-    @given(data=st.data())
-    def tool_calls_parsed_equal_generated(data):
-        out = _tool_output("test_tool_calls_parsed_equal_generated", model, data, surrounding=False)
+    def body(parser, data, tally):
+        out = _tool_output(model, data, tally, surrounding=False)
         whole = parser.non_streaming(parser.encode(out.text), TOOLS)
-        props.calls_equal_generated(whole.calls, out.expected_calls(), out.text)
+        props.checked(tally, "calls_equal_generated", findings.Example(out),
+                      lambda: props.calls_equal_generated(whole.calls, out.expected_calls(), out.text))
 
-    findings.run_once(tool_calls_parsed_equal_generated, parser, model.name)
+    _property("test_tool_calls_parsed_equal_generated", model, matrix, target, record_property, body)
 
 
 @pytest.mark.requires("tools")
-def test_tool_calls_streamed_equal_non_streaming(model, matrix, target):
+def test_tool_calls_streamed_equal_non_streaming(model, matrix, target, record_property):
     """(b) Any chunking: one id and name per call, indices 0..n-1, concatenated arguments valid
     JSON equal to the non-streaming ones, no call markup in content."""
-    parser = findings.serving_parser(model, matrix, target)
+    def body(parser, data, tally):
+        out = _tool_output(model, data, tally)
+        whole, streamed, chunks, example = _run(parser, out, data, TOOLS)
+        props.checked(tally, "deltas_serializable", example,
+                      lambda: props.deltas_serializable(streamed.unsendable, out.text, chunks))
+        if props.checked(tally, "streamed_calls_equal_non_streaming", example,
+                         lambda: props.streamed_calls_equal_non_streaming(streamed.streamed, whole.calls, out.text,
+                                                                          chunks)):
+            tally.cover(example)
+        props.checked(tally, "no_markup_in", example,
+                      lambda: props.no_markup_in("streamed content", streamed.content, out.text, chunks))
 
-    @findings.property_settings
-    @given(data=st.data())
-    def tool_calls_streamed_equal_non_streaming(data):
-        out = _tool_output("test_tool_calls_streamed_equal_non_streaming", model, data)
-        whole, streamed, chunks = _run(parser, out.text, data, TOOLS)
-        props.deltas_serializable(streamed.unsendable, out.text, chunks)
-        props.streamed_calls_equal_non_streaming(streamed.streamed, whole.calls, out.text, chunks)
-        props.no_markup_in("streamed content", streamed.content, out.text, chunks)
-
-    findings.run_once(tool_calls_streamed_equal_non_streaming, parser, model.name)
+    _property("test_tool_calls_streamed_equal_non_streaming", model, matrix, target, record_property, body)
 
 
 @pytest.mark.requires("tools")
-def test_text_around_tool_calls_is_content(model, matrix, target):
+def test_text_around_tool_calls_is_content(model, matrix, target, record_property):
     """(c) Text before and after the call block comes back as content, streamed or not."""
-    parser = findings.serving_parser(model, matrix, target)
+    def body(parser, data, tally):
+        out = _tool_output(model, data, tally)
+        whole, streamed, chunks, example = _run(parser, out, data, TOOLS)
+        props.checked(tally, "surrounding_text_is_content", example,
+                      lambda: props.surrounding_text_is_content(whole.content, out.before, out.after, out.text))
+        props.checked(tally, "surrounding_text_is_content[streamed]", example,
+                      lambda: props.surrounding_text_is_content(streamed.content, out.before, out.after, out.text,
+                                                                chunks))
+        props.checked(tally, findings.STREAMED_CONTENT, example,
+                      lambda: props.streamed_text_equals_non_streaming("content", streamed.content, whole.content,
+                                                                       out.text, chunks))
 
-    @findings.property_settings
-    @given(data=st.data())
-    def text_around_tool_calls_is_content(data):
-        out = _tool_output("test_text_around_tool_calls_is_content", model, data)
-        whole, streamed, chunks = _run(parser, out.text, data, TOOLS)
-        props.surrounding_text_is_content(whole.content, out.before, out.after, out.text)
-        props.streamed_text_equals_non_streaming("content", streamed.content, whole.content, out.text, chunks)
-
-    findings.run_once(text_around_tool_calls_is_content, parser, model.name)
+    _property("test_text_around_tool_calls_is_content", model, matrix, target, record_property, body)
 
 
 # -- reasoning ----------------------------------------------------------------------------------
 @pytest.mark.requires("reasoning")
-def test_reasoning_split_equals_generated(model, matrix, target):
+def test_reasoning_split_equals_generated(model, matrix, target, record_property):
     """Non-streaming: reasoning is the text inside <think>...</think>, content the rest."""
-    parser = findings.serving_parser(model, matrix, target)
-
-    @findings.property_settings
-    @given(data=st.data())
-    def reasoning_split_equals_generated(data):
-        out = _reasoning_output("test_reasoning_split_equals_generated", data)
+    def body(parser, data, tally):
+        out = _output(gen.reasoning_outputs(), data, tally)
         whole = parser.non_streaming(parser.encode(out.text), TOOLS)
-        props.reasoning_split_equals_generated(whole.reasoning, whole.content, out.reasoning, out.answer, out.text)
+        props.checked(tally, "reasoning_split_equals_generated", findings.Example(out),
+                      lambda: props.reasoning_split_equals_generated(whole.reasoning, whole.content, out.reasoning,
+                                                                     out.answer, out.text))
 
-    findings.run_once(reasoning_split_equals_generated, parser, model.name)
+    _property("test_reasoning_split_equals_generated", model, matrix, target, record_property, body)
 
 
 @pytest.mark.requires("reasoning")
-def test_reasoning_streamed_equals_non_streaming(model, matrix, target):
+def test_reasoning_streamed_equals_non_streaming(model, matrix, target, record_property):
     """Any chunking: streamed reasoning and content concatenate to the non-streaming split, no tags."""
-    parser = findings.serving_parser(model, matrix, target)
+    def body(parser, data, tally):
+        out = _output(gen.reasoning_outputs(), data, tally)
+        whole, streamed, chunks, example = _run(parser, out, data, TOOLS)
+        for field in ("reasoning", "content"):
+            props.checked(tally, f"streamed_text_equals_non_streaming[{field}]", example,
+                          lambda: props.streamed_text_equals_non_streaming(field, getattr(streamed, field),
+                                                                           getattr(whole, field), out.text, chunks))
+        props.checked(tally, "no_markup_in", example,
+                      lambda: props.no_markup_in("streamed content", streamed.content, out.text, chunks))
 
-    @findings.property_settings
-    @given(data=st.data())
-    def reasoning_streamed_equals_non_streaming(data):
-        out = _reasoning_output("test_reasoning_streamed_equals_non_streaming", data)
-        whole, streamed, chunks = _run(parser, out.text, data, TOOLS)
-        props.streamed_text_equals_non_streaming("reasoning", streamed.reasoning, whole.reasoning, out.text, chunks)
-        props.streamed_text_equals_non_streaming("content", streamed.content, whole.content, out.text, chunks)
-        props.no_markup_in("streamed content", streamed.content, out.text, chunks)
-
-    findings.run_once(reasoning_streamed_equals_non_streaming, parser, model.name)
+    _property("test_reasoning_streamed_equals_non_streaming", model, matrix, target, record_property, body)

@@ -11,7 +11,7 @@ import pytest
 
 from lfm_conformance.checks import vision
 from lfm_conformance.data import probes
-from lfm_conformance.harness import outcomes
+from lfm_conformance.harness.outcomes import measured
 
 pytestmark = pytest.mark.requires("vision")
 BOUND = 64  # bounds a derailed reply; taught replies end far earlier
@@ -141,7 +141,7 @@ def test_image_limit_without_flag_measured(model, serve_config, server, request,
     request.node.user_properties += [("image_limit_without_flag", largest),
                                      ("image_count_status", json.dumps(outcomes))]
     record_testsuite_property(f"image_limit_without_flag[{model.name}]", largest)  # junit
-    outcomes.measured(request.node)  # the count is a figure: no limit is documented without the flag
+    measured(request.node)  # the count is a figure: no limit is documented without the flag
     print(f"{model.name} without {vision.LIMIT_FLAG}: largest accepted image count {largest} "
           f"(tried 1..{MEASURE_UP_TO}; HTTP status per count {outcomes})")
 

@@ -28,8 +28,8 @@ SUITE_FIXED = {
     # test_max_tokens_past_lowered_cap_clamped asserted vLLM 0.32's clamp; the guide promises a cap,
     # which 0.23's refusal naming the limit keeps too (now test_request_past_lowered_cap_capped).
     "test_max_tokens_past_lowered_cap_clamped": "prompt + max_tokens over the context: rejected instead of clamped",
-    # The in-process parser driver calls 0.32's ParserManager.get_parser(tokenizer=...); where the
-    # installed vLLM lacks it these tests now skip as not applicable (parser_driver.unsupported_reason).
+    # The in-process parser driver called 0.32's ParserManager.get_parser(tokenizer=...) only; it now
+    # drives 0.23's API too (parsers/parser_api_0_23.py), and NOT RUN where neither API is there.
     **{check: PARSER_DRIVER_TYPE_ERROR for check in (
         "test_tool_calls_parsed_equal_generated", "test_tool_calls_streamed_equal_non_streaming",
         "test_text_around_tool_calls_is_content", "test_reasoning_split_equals_generated",

@@ -73,7 +73,7 @@ def test_missing_model_directory_fails_its_tests_with_that_line(tmp_path):
     """)
     # The nested run's model directory is gone: its conftest replaces the plugin's model path lookup.
     conftest = tmp_path / "nested" / "conftest.py"
-    conftest.write_text("from lfm_conformance import plugin\n"
+    conftest.write_text("from lfm_conformance.harness import plugin\n"
                         "plugin._model_path = lambda state, config: '/nonexistent/lfm-model-dir'\n")
     result = _run_nested(nested, "-k", "230M", f"--reports={tmp_path / 'reports'}", timeout=120)
     assert result.returncode == 1, result.stdout[-3000:]

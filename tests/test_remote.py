@@ -49,7 +49,7 @@ def test_every_suite_runs_or_says_why_against_the_endpoint(endpoint, tmp_path, m
     result = run_pytest("suites", "--target", "cpu", "--base-url", endpoint.base_url, "--model", MODEL,
                         "--served-model-name", "llm", "--api-key-env", KEY_ENV, f"--reports={tmp_path}", timeout=1800)
     doc = json.loads((tmp_path / "results.json").read_text())
-    bad = [f"{r['status']} {r['check']}{r['case'] and f'[{r['case']}]' or ''}: {r['reason']}" for r in doc["records"]
+    bad = [f"{r['status']} {r['id']}: {r['reason']}" for r in doc["records"]
            if r["status"] in ("fail", "error", "unexpected-pass")]
     assert result.returncode == 0 and not bad, "\n".join(bad) or result.stdout[-4000:]
     unsettled = [r for r in doc["records"] if r["status"] in ("not-run", "skipped", "not-applicable", "pending")]

@@ -5,8 +5,10 @@ response carries the same information as the non-streaming one (the OpenAI strea
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.parsers import parser_findings as findings
 from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START, canonical
 
 MARKERS = (CALL_START, CALL_END)
@@ -119,3 +121,33 @@ def served(request, model_output: str):
                           "HTTP 200 with the parsed message (streamed: every chunk)",
                           f"{f'HTTP {status}: ' if status else ''}{type(exc).__name__}: {excerpt(str(exc))}",
                           _evidence(model_output, None)) from None
+
+
+# -- exclusions of recorded findings, accounted ----------------------------------------------------
+def checked(tally: findings.Tally, check: str, example: findings.Example, run: Callable[[], None]) -> bool:
+    """Run one check of a property on a generated example. Its failure is excluded (counted for the
+    finding, not raised) only where a recorded finding's input class covers this check and this
+    example; every other failure is raised. True when the check passed."""
+    covering = findings.classes_for(tally.prop, check, example)
+    try:
+        run()
+    except CheckFailed:
+        if not covering:
+            raise
+        tally.exclude(*covering[0], check)
+        return False
+    return True
+
+
+def exclusions_within_bound(tally: findings.Tally, bound: float = findings.MAX_EXCLUDED) -> None:
+    """A property checks (nearly) everything it generates: one that excluded more than `bound` of its
+    generated outputs from some check fails, naming the classes and their rates."""
+    if not tally.generated or tally.excluded_outputs / tally.generated <= bound:
+        return
+    rate = tally.excluded_outputs / tally.generated
+    classes = ", ".join(f"{fid} {r:.1%}" for fid, r in sorted(tally.rates().items(), key=lambda kv: -kv[1]))
+    raise CheckFailed(f"{tally.prop} excluded {rate:.1%} of its generated outputs from a check (more than "
+                      f"{bound:.0%}): {classes}",
+                      f"at most {bound:.0%} of the generated outputs excluded by recorded findings",
+                      f"{tally.excluded_outputs} of {tally.generated} excluded (distinct witnesses; "
+                      f"{len(tally.excluded_texts)} outputs): {classes}")

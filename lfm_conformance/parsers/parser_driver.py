@@ -1,8 +1,12 @@
 """vLLM's reasoning and tool-call parsers driven in-process exactly as its chat-completions server
 drives them, without a server: the parser class the server composes from its flags
-(`ParserManager.get_parser`), the request adjusted by it (`adjust_request`, which decides
-`skip_special_tokens`), the engine's own incremental detokenizer turning each chunk of token ids
-into the delta text, and `Parser.parse` (non-streaming) / `Parser.parse_delta` (streaming)."""
+(`ParserManager.get_parser`), the request adjusted as the server adjusts it (`adjust_request`, which
+decides `skip_special_tokens`), the engine's own incremental detokenizer turning each chunk of token
+ids into the delta text, and `Parser.parse` (non-streaming) / `Parser.parse_delta` (streaming).
+
+Two servings of the parser API are driven, chosen by what the installed vLLM has (`select_api`):
+vLLM >= 0.32's (`Api032` here) and vLLM 0.23's (the guide's minimum; `parser_api_0_23`, whose
+server composes, adjusts and calls the parsers differently). A vLLM that has neither is not run."""
 from __future__ import annotations
 
 import importlib
@@ -11,10 +15,12 @@ import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
+from lfm_conformance.parsers import parser_api_0_23
+
 PROMPT = [{"role": "user", "content": "Go."}]
 
-# What ServingParser calls in vLLM: (module, attribute path, keyword arguments it passes). vLLM 0.32
-# has all of it; older releases (0.23.0) have a ParserManager.get_parser without `tokenizer`.
+# What ServingParser calls in vLLM >= 0.32: (module, attribute path, keyword arguments it passes).
+# vLLM 0.23.0 has a ParserManager.get_parser without `tokenizer` and is driven by parser_api_0_23.
 DRIVER_API = (
     ("vllm.tokenizers", "get_tokenizer", ()),
     ("vllm.parser.parser_manager", "ParserManager.get_parser",
@@ -26,7 +32,8 @@ DRIVER_API = (
     ("vllm.entrypoints.openai.chat_completion.protocol", "ChatCompletionRequest", ()),
     ("vllm.v1.engine.detokenizer", "IncrementalDetokenizer.from_new_request", ()),
 )
-NEEDS = "the in-process parser driver needs vLLM's Parser API (vLLM >= 0.32)"
+NEEDS = ("the in-process parser driver drives the parser API of vLLM >= 0.32's or vLLM 0.23's "
+         "chat-completions server")
 
 
 def _accepts(function, keyword: str) -> bool:
@@ -37,19 +44,25 @@ def _accepts(function, keyword: str) -> bool:
     return keyword in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
 
-def missing_api(import_module=importlib.import_module) -> list[str]:
-    """What of DRIVER_API the vLLM that `import_module` finds lacks, as "ParserManager.get_parser(tokenizer=...)"
-    or "vllm.parser.parser_manager"; empty when the driver can run."""
+def _resolve(import_module, module_name: str, path: str):
+    """The object at `path` in the module, None where the attribute is absent; ImportError propagates."""
+    obj = import_module(module_name)
+    for part in path.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def missing_api(import_module=importlib.import_module, api=DRIVER_API) -> list[str]:
+    """What of `api` (default: vLLM >= 0.32's DRIVER_API) the vLLM that `import_module` finds lacks,
+    as "ParserManager.get_parser(tokenizer=...)" or "vllm.parser.parser_manager"; empty when it has all."""
     missing = []
-    for module_name, path, keywords in DRIVER_API:
+    for module_name, path, keywords in api:
         try:
-            obj = import_module(module_name)
+            obj = _resolve(import_module, module_name, path)
         except ImportError:
             if module_name not in missing:
                 missing.append(module_name)
             continue
-        for part in path.split("."):
-            obj = getattr(obj, part, None)
         if obj is None:
             missing.append(path)
             continue
@@ -57,16 +70,45 @@ def missing_api(import_module=importlib.import_module) -> list[str]:
     return missing
 
 
+def present_api(import_module=importlib.import_module, api=parser_api_0_23.LATER_API) -> list[str]:
+    """What of `api` the vLLM has (each attribute there and accepting every keyword listed)."""
+    present = []
+    for module_name, path, keywords in api:
+        try:
+            obj = _resolve(import_module, module_name, path)
+        except ImportError:
+            continue
+        if obj is not None and all(_accepts(obj, k) for k in keywords):
+            present.append(f"{path}({', '.join(f'{k}=...' for k in keywords)})" if keywords else path)
+    return present
+
+
+def select_api(import_module=importlib.import_module):
+    """The serving the installed vLLM's parser API is driven as: `Api032` (vLLM >= 0.32's API
+    complete), `parser_api_0_23.Api` (0.23's complete and none of the later calls there), or None."""
+    if not missing_api(import_module):
+        return Api032
+    if not missing_api(import_module, parser_api_0_23.DRIVER_API) and not present_api(import_module):
+        return parser_api_0_23.Api
+    return None
+
+
 def unsupported_reason(version: str | None, import_module=importlib.import_module) -> str | None:
-    """Why the parser tests cannot run on this vLLM ("not applicable: ..."), or None when they can."""
+    """Why the parser tests cannot run on this vLLM ("not run: ...": a limitation of the suite's
+    driver, not a verdict on vLLM), or None when they can."""
     try:
         import_module("vllm")
     except ImportError:
-        return f"not applicable: {NEEDS}; vLLM is not installed here"
-    missing = missing_api(import_module)
-    if not missing:
+        return f"not run: {NEEDS}; vLLM is not installed here"
+    if select_api(import_module) is not None:
         return None
-    return f"not applicable: {NEEDS}; installed {version or 'vLLM (version unknown)'} lacks {', '.join(missing)}"
+    lacks_0_32 = ", ".join(missing_api(import_module))
+    lacks_0_23 = missing_api(import_module, parser_api_0_23.DRIVER_API)
+    later = present_api(import_module)
+    as_0_23 = "; ".join(filter(None, [f"lacks {', '.join(lacks_0_23)}" if lacks_0_23 else "",
+                                      f"has {', '.join(later)} (not called by 0.23's server)" if later else ""]))
+    return (f"not run: {NEEDS}; installed {version or 'vLLM (version unknown)'} lacks {lacks_0_32} "
+            f"(>= 0.32's API) and, as 0.23's API, {as_0_23}")
 
 
 def weights_path(model, matrix, target) -> str:
@@ -112,33 +154,56 @@ class ParsedOutput:
         return [{"name": c["name"], "arguments": c["arguments"]} for c in self.calls]
 
 
-class ServingParser:
-    """One model's parsers as its server runs them (tokenizer from `tokenizer_path`)."""
+class Api032:
+    """One model's parsers as vLLM >= 0.32's chat-completions server composes, adjusts and calls them."""
 
-    def __init__(self, tokenizer_path: str, serve_args):
+    name = "0.32"
+
+    def __init__(self, tokenizer, model_name: str, tool_parser: str | None, reasoning_parser: str | None):
         from vllm.parser.parser_manager import ParserManager
+
+        self.tokenizer = tokenizer
+        self.enable_auto_tools = tool_parser is not None
+        self.parser_cls = ParserManager.get_parser(
+            tool_parser_name=tool_parser, reasoning_parser_name=reasoning_parser,
+            enable_auto_tools=self.enable_auto_tools, tokenizer=tokenizer)
+
+    def parser_and_request(self, messages, tools):
+        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
+
+        request = ChatCompletionRequest(model="m", messages=messages, tools=tools)
+        parser = self.parser_cls(self.tokenizer, request.tools, chat_template_kwargs={}, model_config=None)
+        return parser, parser.adjust_request(request)
+
+    def parse(self, parser, text: str, request, output_ids, prompt_ids):
+        parser.set_prompt_token_ids(prompt_ids)
+        return parser.parse(text, request, enable_auto_tools=self.enable_auto_tools,
+                            model_output_token_ids=output_ids)
+
+
+class ServingParser:
+    """One model's parsers as its server runs them (tokenizer from `tokenizer_path`), driven as the
+    installed vLLM's server drives them (`select_api`; `api` overrides, for tests)."""
+
+    def __init__(self, tokenizer_path: str, serve_args, api=None):
         from vllm.tokenizers import get_tokenizer
 
+        api = api or select_api()
+        if api is None:
+            raise RuntimeError(unsupported_reason(None))
         self.tokenizer = get_tokenizer(tokenizer_path)
         self.tool_parser, self.reasoning_parser = parser_names(serve_args)
-        self.parser_cls = ParserManager.get_parser(
-            tool_parser_name=self.tool_parser, reasoning_parser_name=self.reasoning_parser,
-            enable_auto_tools=self.tool_parser is not None, tokenizer=self.tokenizer)
+        self.api = api(self.tokenizer, tokenizer_path, self.tool_parser, self.reasoning_parser)
+        self.parser_cls = self.api.parser_cls
         if self.parser_cls is None:
             raise ValueError(f"serve arguments {list(serve_args)} configure no parser")
         self.eos = self.tokenizer.eos_token_id
         self._prompts: dict[str, list[int]] = {}
 
     # -- the request, as the server builds it --------------------------------------------------
-    def _request(self, tools):
-        from vllm.entrypoints.openai.chat_completion.protocol import ChatCompletionRequest
-
-        return ChatCompletionRequest(model="m", messages=PROMPT, tools=tools)
-
     def _parser_and_request(self, tools):
-        request = self._request(tools)
-        parser = self.parser_cls(self.tokenizer, request.tools, chat_template_kwargs={}, model_config=None)
-        return parser, parser.adjust_request(request)
+        """A fresh parser (one per request, as the server makes) and the request as adjusted."""
+        return self.api.parser_and_request(PROMPT, tools)
 
     def prompt_ids(self, tools) -> list[int]:
         """The rendered prompt (the reasoning parser checks whether it already closed reasoning)."""
@@ -188,9 +253,7 @@ class ServingParser:
         detok = self._detokenizer(request, prompt_ids)
         detok.update(ids, stop_terminated=True)
         text = detok.get_next_output_text(True, delta=False)
-        parser.set_prompt_token_ids(prompt_ids)
-        reasoning, content, calls = parser.parse(text, request, enable_auto_tools=self.tool_parser is not None,
-                                                 model_output_token_ids=ids)
+        reasoning, content, calls = self.api.parse(parser, text, request, ids, prompt_ids)
         return ParsedOutput(reasoning, content,
                             [{"name": c.name, "arguments": c.arguments} for c in calls or []])
 

@@ -1,17 +1,23 @@
 """Parser findings: minimal failing examples the parser properties found against a vLLM version
-(suites/parser_findings.yaml), the input class each one stands for (so the properties skip only
-that class and keep hunting), and the shared settings and per-model parser of the properties."""
+(suites/parser_findings.yaml), the input class each one stands for (its exact mechanism: the checks
+it breaks and the examples it covers; only a failure of such a check on such an example is excluded,
+so the properties keep hunting), the accounting of what each property checked and excluded, and the
+shared settings and per-model parser of the properties."""
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import jsonschema
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, settings
+from hypothesis import HealthCheck, event, settings
+from hypothesis.control import currently_in_test_context
 
 from lfm_conformance.data import deviations
 from lfm_conformance.parsers import generated_outputs as gen
@@ -21,7 +27,7 @@ FINDINGS_FILE = Path(__file__).resolve().parents[2] / "suites" / "parser_finding
 PROFILES = {
     # README test command: deterministic, bounded (each example parses the output once whole and
     # once per delta).
-    "ci": dict(max_examples=int(os.environ.get("LFMC_PROPERTY_EXAMPLES", "60"))),
+    "ci": dict(max_examples=int(os.environ.get("LFMC_PROPERTY_EXAMPLES", "100"))),
     "deep": dict(max_examples=int(os.environ.get("LFMC_PROPERTY_EXAMPLES", "3000"))),
 }
 PROFILE = os.environ.get("LFMC_HYPOTHESIS_PROFILE", "ci")
@@ -29,8 +35,7 @@ if PROFILE not in PROFILES:
     raise ValueError(f"LFMC_HYPOTHESIS_PROFILE={PROFILE!r}; allowed values: {', '.join(PROFILES)}")
 property_settings = settings(
     **PROFILES[PROFILE], derandomize=True, deadline=None, database=None, print_blob=False,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large,
-                           HealthCheck.function_scoped_fixture])
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 
 SCHEMA = {
     "type": "array",
@@ -67,6 +72,9 @@ def load(path: Path = FINDINGS_FILE) -> list[dict]:
         if entry["id"] not in INPUT_CLASSES:
             raise ValueError(f"{path}: finding {entry['id']}: no input class in {__name__}.INPUT_CLASSES; "
                              f"allowed values: {', '.join(INPUT_CLASSES)}")
+        if entry["property"] not in INPUT_CLASSES[entry["id"]].breaks:
+            raise ValueError(f"{path}: finding {entry['id']}: its input class excludes nothing from "
+                             f"{entry['property']}")
     unrecorded = set(INPUT_CLASSES) - {entry["id"] for entry in data}
     if unrecorded:
         raise ValueError(f"{path}: input classes {sorted(unrecorded)} are excluded from the properties "
@@ -74,33 +82,196 @@ def load(path: Path = FINDINGS_FILE) -> list[dict]:
     return data
 
 
-# -- input classes of the recorded findings (id -> (parser, predicate over a generated output)) --
-_EXPONENT = re.compile(r"[0-9.][eE][+-]?[0-9]")
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}")
+# -- input classes of the recorded findings ------------------------------------------------------
+@dataclass(frozen=True)
+class Example:
+    """A generated output as a property saw it: the output and, streamed, where its deltas end."""
+    output: object  # gen.ToolOutput | gen.ReasoningOutput
+    boundaries: frozenset[int] = frozenset()  # text offsets where one delta ends (gen.boundaries)
+
+
+@dataclass(frozen=True)
+class InputClass:
+    """The exact mechanism of a recorded finding: the checks it breaks (per property) and which
+    examples it stands for. Only a failure of one of those checks on such an example is excluded.
+    `applies` returns the example's witness (the offending literal or text), or None."""
+    breaks: dict[str, tuple[str, ...]]  # property -> check names
+    applies: Callable[[Example], str | None]
+
+
+# A JSON \uD8xx-\uDBxx escape (the first half of a surrogate pair), not itself escaped (\\ud83d is text).
+_SURROGATE_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+
+def _literal_texts(example: Example, kinds) -> list[tuple[gen.Literal, str]]:
+    text = example.output.text
+    return [(lit, text[lit.start:lit.end]) for lit in example.output.literals() if lit.kind in kinds]
+
+
+def _first(texts) -> str | None:
+    return next(iter(texts), None)
+
+
+def surrogate_pair_escape(example: Example) -> str | None:
+    """A string or key spelled with JSON's surrogate-pair escapes (an emoji as json.dumps(ensure_ascii=True))."""
+    return _first(text for _, text in _literal_texts(example, gen.STRING_KINDS) if _SURROGATE_ESCAPE.search(text))
+
+
+def content_on_both_sides(example: Example) -> str | None:
+    """Text both before and after the call block (non-streaming joins the two with a newline)."""
+    out = example.output
+    return f"{out.before!r} ... {out.after!r}" if out.before.strip() and out.after.strip() else None
+
+
+def whitespace_around_block(example: Example) -> str | None:
+    """Whitespace at an edge of the text before or after the block (non-streaming strips it)."""
+    out = example.output
+    return f"{out.before!r} ... {out.after!r}" if out.before != out.before.strip() or out.after != out.after.strip() \
+        else None
+
+
+def trailing_bracket_text(example: Example) -> str | None:
+    """Text after the block starting with "[" or "<" (streaming holds it back as a suspected echo)."""
+    return example.output.after if example.output.after.lstrip().startswith(("[", "<")) else None
+
+
+def exponent_number(example: Example) -> str | None:
+    """A number literal in exponent notation (1.5e+16) among the call's argument values (not text
+    that looks like one in a string, key or name)."""
+    return _first(text for _, text in _literal_texts(example, ("exponent",)))
+
+
+def decimal_cut_at_point(example: Example) -> str | None:
+    """A decimal number literal in the call's argument values with a delta boundary right after its
+    decimal point and digits after it (48.|8566)."""
+    def cut_at_point(lit, text):
+        point = text.find(".")
+        return 0 <= point < len(text) - 1 and lit.start + point + 1 in example.boundaries
+
+    return _first(text for lit, text in _literal_texts(example, ("decimal",)) if cut_at_point(lit, text))
+
 
 A, B, C = ("test_tool_calls_parsed_equal_generated", "test_tool_calls_streamed_equal_non_streaming",
            "test_text_around_tool_calls_is_content")
-# finding id -> (the properties it breaks, predicate over a generated output)
-INPUT_CLASSES: dict[str, tuple[tuple[str, ...], callable]] = {
-    # A string spelled with JSON's \uXXXX surrogate-pair escapes (json.dumps(..., ensure_ascii=True)
-    # of a character outside the BMP, e.g. an emoji).
-    "surrogate_pair_escape": ((A, B), lambda out: bool(_SURROGATE_ESCAPE.search(out.text))),
-    # Text both before and after the call block (non-streaming joins the two with a newline).
-    "content_joined_with_newline": ((C,), lambda out: bool(out.before.strip() and out.after.strip())),
-    # Whitespace at an edge of the text before or after the block (non-streaming strips it).
-    "whitespace_around_block": ((C,), lambda out: out.before != out.before.strip() or out.after != out.after.strip()),
-    # Text after the block starting with "[" or "<" (streaming holds it back as a suspected echo).
-    "trailing_bracket_text_dropped": ((C,), lambda out: out.after.lstrip().startswith(("[", "<"))),
-    # A number written in exponent notation (1.5e+16) in a call (streamed digit by digit it changes).
-    "float_exponent_streamed": ((B,), lambda out: bool(_EXPONENT.search(out.block))),
+STREAMED_CONTENT = "streamed_text_equals_non_streaming"  # C's comparison of streamed and non-streaming content
+# finding id -> its input class
+INPUT_CLASSES: dict[str, InputClass] = {
+    "surrogate_pair_escape": InputClass({A: ("calls_equal_generated",), B: ("deltas_serializable",)},
+                                        surrogate_pair_escape),
+    "content_joined_with_newline": InputClass({C: (STREAMED_CONTENT,)}, content_on_both_sides),
+    "whitespace_around_block": InputClass({C: (STREAMED_CONTENT,)}, whitespace_around_block),
+    # Streaming drops the text: it is not the surrounding text either.
+    "trailing_bracket_text_dropped": InputClass({C: (STREAMED_CONTENT, "surrounding_text_is_content[streamed]")},
+                                                trailing_bracket_text),
+    "float_exponent_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, exponent_number),
+    "decimal_cut_at_point_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, decimal_cut_at_point),
 }
 
 
-def assume_not_recorded(prop: str, output) -> None:
-    """Skip (hypothesis `assume`) only outputs of a class a recorded finding of this property covers."""
-    for props, applies in INPUT_CLASSES.values():
-        if prop in props:
-            assume(not applies(output))
+def classes_for(prop: str, check: str, example: Example) -> list[tuple[str, str]]:
+    """(finding id, witness) of the recorded findings whose input class covers this example for this
+    check of this property."""
+    found = [(fid, cls.applies(example)) for fid, cls in INPUT_CLASSES.items() if check in cls.breaks.get(prop, ())]
+    return [(fid, witness) for fid, witness in found if witness is not None]
+
+
+# -- accounting: what each property checked and excluded --------------------------------------------
+MAX_EXCLUDED = 0.05  # a property excluding more of its generated outputs fails (checks.parser_properties)
+
+
+def _event(text: str) -> None:
+    """A hypothesis event (its statistics: --hypothesis-show-statistics), when inside a property."""
+    if currently_in_test_context():
+        event(text)
+
+
+@dataclass
+class Tally:
+    """One property's run on one parser configuration: the distinct outputs it generated, those
+    excluded from some check per input class (counted by witness: hypothesis re-generates variants
+    around one offending literal, and those count once), and the literal cells (kind, depth,
+    boundary inside) of the examples whose streamed arguments were compared."""
+    prop: str
+    outputs: set = field(default_factory=set)  # model output texts
+    excluded: dict = field(default_factory=dict)  # finding id -> witnesses
+    excluded_texts: set = field(default_factory=set)  # the excluded outputs themselves
+    coverage: Counter = field(default_factory=Counter)  # (kind, depth, cut inside) -> examples
+    _output: str = ""
+    _excluded_now: bool = False
+
+    @property
+    def generated(self) -> int:
+        return len(self.outputs)
+
+    @property
+    def excluded_outputs(self) -> int:
+        """Distinct exclusions (witnesses), at most the outputs excluded."""
+        return min(sum(len(w) for w in self.excluded.values()), len(self.excluded_texts))
+
+    def begin(self, output_text: str) -> None:
+        self._output, self._excluded_now = output_text, False
+        self.outputs.add(output_text)
+
+    def exclude(self, finding_id: str, witness: str, check: str) -> None:
+        _event(f"excluded from {check}: {finding_id}")
+        self.excluded.setdefault(finding_id, set()).add(witness)
+        self.excluded_texts.add(self._output)
+        self._excluded_now = True
+
+    def end(self) -> None:
+        _event("excluded from some check" if self._excluded_now else "checked")
+
+    def cover(self, example: Example) -> None:
+        """Count the example's literal cells as checked (depths past MAX_DEPTH as MAX_DEPTH + 1)."""
+        for cell in {(lit.kind, min(lit.depth, gen.MAX_DEPTH + 1), lit.cut_inside(example.boundaries))
+                     for lit in example.output.literals()}:
+            self.coverage[cell] += 1
+
+    def counts(self) -> dict[str, int]:
+        return {fid: len(texts) for fid, texts in sorted(self.excluded.items())}
+
+    def rates(self) -> dict[str, float]:
+        return {fid: n / self.generated for fid, n in self.counts().items()} if self.generated else {}
+
+    def figures(self) -> dict:
+        return {"kind": "parser_property", "property": self.prop, "profile": PROFILE, "generated": self.generated,
+                "checked": self.generated - len(self.excluded_texts), "excluded": self.counts(),
+                "excluded_outputs": len(self.excluded_texts),
+                "excluded_rate": round(self.excluded_outputs / self.generated, 4) if self.generated else 0.0,
+                "coverage": [{"kind": k, "depth": d, "boundary_inside": cut, "examples": n}
+                             for (k, d, cut), n in sorted(self.coverage.items())]}
+
+
+_TALLIES: dict[tuple[str, int], tuple[str, Tally]] = {}  # (property, parser id) -> (first model, tally)
+
+
+def tally(prop: str, parser: ServingParser, model_name: str) -> Tally:
+    """The property's tally on this parser configuration (shared by models that share the run)."""
+    return _TALLIES.setdefault((prop, id(parser)), (model_name, Tally(prop)))[1]
+
+
+def coverage_table(title: str, counts: Counter) -> list[str]:
+    """value kind x depth x boundary inside the literal: examples checked, as text lines."""
+    lines = [title, f"  {'kind':<9} {'depth':>5} {'cut inside':>11} {'not cut':>8}"]
+    for kind in gen.KINDS:
+        for depth in range(gen.MAX_DEPTH + 2):
+            cut, whole = counts.get((kind, depth, True), 0), counts.get((kind, depth, False), 0)
+            if cut or whole or (depth <= gen.MAX_DEPTH and (kind != "key" or depth)):
+                lines.append(f"  {kind:<9} {depth if depth <= gen.MAX_DEPTH else f'>{gen.MAX_DEPTH}':>5} "
+                             f"{cut:>11} {whole:>8}")
+    return lines
+
+
+def summary_lines() -> list[str]:
+    """Per property and parser configuration: generated, excluded per class, and the coverage table."""
+    lines = []
+    for (prop, _), (model_name, t) in _TALLIES.items():
+        rates = ", ".join(f"{fid} {n} ({n / t.generated:.1%})" for fid, n in t.counts().items()) or "none"
+        lines.append(f"{prop} [{model_name}, profile {PROFILE}]: {t.generated} generated, "
+                     f"{t.generated - len(t.excluded_texts)} fully checked, excluded (distinct witnesses): {rates}")
+        if t.coverage:
+            lines += coverage_table("  streamed arguments compared, per literal cell (examples):", t.coverage)
+    return lines
 
 
 @lru_cache(maxsize=None)

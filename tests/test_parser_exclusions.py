@@ -1,0 +1,180 @@
+"""Exclusions of recorded parser findings are narrow and accounted: a class matches its mechanism
+only (not text that looks like it), only for the check it breaks; a property that excludes more
+than 5% of its outputs fails with the figure; the generators reach every value kind at depths 0-3
+and put stream boundaries inside numbers and strings."""
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from lfm_conformance.checks import CheckFailed
+from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.parsers import generated_outputs as gen
+from lfm_conformance.parsers import parser_findings as findings
+
+A, B, C = findings.A, findings.B, findings.C
+
+
+def _first(options):
+    return options[0]
+
+
+def _output(arguments: dict, name: str = "f", before: str = "", after: str = "", choose=_first, forms=None):
+    return gen.ToolOutput(before, (gen.call_of(name, arguments, choose, forms),), after)
+
+
+def _example(out, cuts=()) -> findings.Example:
+    return findings.Example(out, frozenset(cuts))
+
+
+def _at(out, literal_text: str, offset: int) -> int:
+    """The text offset `offset` characters into the first occurrence of `literal_text` in the block."""
+    return out.text.index(literal_text, len(gen.CALL_START)) + offset
+
+
+# -- narrow classes --------------------------------------------------------------------------------
+@pytest.mark.parametrize("arguments, name", [
+    ({"q": "1e5"}, "f"),                     # exponent text in a string value
+    ({"q": {"2e3": 1}}, "f"),                # ... in an object key
+    ({"e1": 1}, "api_v1e2"),                 # ... in a parameter and a function name
+    ({"q": [1.5, -3.25, "4.5E+3"]}, "f"),    # plain decimals beside a string
+])
+def test_exponent_class_ignores_lookalikes(arguments, name):
+    assert not findings.exponent_number(_example(_output(arguments, name)))
+
+
+def test_exponent_class_matches_an_exponent_number_at_any_depth():
+    for value in (1.5e16, [1.5e16], {"a": {"b": 1.5e16}}):
+        assert findings.exponent_number(_example(_output({"x": value})))
+
+
+def test_surrogate_class_ignores_an_escaped_backslash():
+    raw = lambda options: options[-1]  # double quotes, backslashes doubled: \\ud83d is text  # noqa: E731
+    assert not findings.surrogate_pair_escape(_example(_output({"q": "\\ud83d"}, choose=raw)))
+    ascii_json = lambda options: options[1]  # json.dumps(ensure_ascii=True)  # noqa: E731
+    assert findings.surrogate_pair_escape(_example(_output({"q": "😀"}, choose=ascii_json)))
+
+
+def test_decimal_point_class_needs_a_boundary_right_after_the_point():
+    out = _output({"loc": {"lat": 48.8566}})
+    assert findings.decimal_cut_at_point(_example(out, [_at(out, "48.8566", 3)]))
+    for offset in (1, 2, 4, 6):  # 4|8, 48|., 48.8|566, ...
+        assert not findings.decimal_cut_at_point(_example(out, [_at(out, "48.8566", offset)]))
+    text_out = _output({"q": "48.8566"})  # the same characters in a string
+    assert not findings.decimal_cut_at_point(_example(text_out, [_at(text_out, "48.8566", 3)]))
+
+
+def test_two_sided_text_is_excluded_only_from_the_content_comparison():
+    ex = _example(_output({"a": 1}, before="Sure.", after="Done."))
+    assert [fid for fid, _ in findings.classes_for(C, findings.STREAMED_CONTENT, ex)] == ["content_joined_with_newline"]
+    assert findings.classes_for(C, "surrounding_text_is_content", ex) == []
+    assert findings.classes_for(C, "surrounding_text_is_content[streamed]", ex) == []
+    assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex) == []
+
+
+# -- accounting and the bound ----------------------------------------------------------------------
+def _fail():
+    raise CheckFailed("broken", "e", "o")
+
+
+def test_a_failure_in_class_is_counted_and_one_outside_is_raised():
+    tally = findings.Tally(C)
+    two_sided = _example(_output({"a": 1}, before="Sure.", after="Done."))
+    tally.begin(two_sided.output.text)
+    assert props.checked(tally, findings.STREAMED_CONTENT, two_sided, lambda: None)  # passes: checked
+    assert not props.checked(tally, findings.STREAMED_CONTENT, two_sided, _fail)
+    with pytest.raises(CheckFailed, match="broken"):
+        props.checked(tally, "surrounding_text_is_content", two_sided, _fail)
+    assert tally.counts() == {"content_joined_with_newline": 1} and tally.excluded_outputs == 1
+
+
+def test_variants_around_one_offending_literal_count_once():
+    tally = findings.Tally(B)
+    for n in range(3):  # hypothesis mutates one failing input into near-duplicates
+        out = _output({"q": {"r": 1.5e16}, "n": n})
+        tally.begin(out.text)
+        props.checked(tally, "streamed_calls_equal_non_streaming", _example(out), _fail)
+    assert tally.generated == 3 and len(tally.excluded_texts) == 3 and tally.excluded_outputs == 1
+
+
+@pytest.mark.parametrize("excluded, fails", [(5, False), (6, True)])
+def test_more_than_five_percent_excluded_fails_with_the_figure(excluded, fails):
+    outputs = [f"output {n}" for n in range(100)]
+    tally = findings.Tally(B, outputs=set(outputs), excluded={"float_exponent_streamed": set(outputs[:excluded])},
+                           excluded_texts=set(outputs[:excluded]))
+    if not fails:
+        props.exclusions_within_bound(tally)
+        return
+    with pytest.raises(CheckFailed) as info:
+        props.exclusions_within_bound(tally)
+    problem = info.value.problem
+    assert B in problem and "6.0%" in problem and "float_exponent_streamed 6.0%" in problem
+    assert "6 of 100" in info.value.observed
+
+
+def test_figures_name_the_property_counts_and_coverage():
+    tally = findings.Tally(B)
+    out = _output({"x": {"y": {"z": 2.5}}})
+    tally.begin(out.text)
+    tally.cover(_example(out, [_at(out, "2.5", 1)]))
+    tally.end()
+    figures = tally.figures()
+    assert figures["kind"] == "parser_property" and figures["generated"] == 1 and figures["checked"] == 1
+    assert {"kind": "decimal", "depth": 2, "boundary_inside": True, "examples": 1} in figures["coverage"]
+    assert any("decimal" in line for line in findings.coverage_table("t", tally.coverage))
+
+
+# -- generators ------------------------------------------------------------------------------------
+_SETTINGS = settings(max_examples=100, derandomize=True, database=None, deadline=None,
+                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def test_generators_reach_every_value_kind_at_depths_0_to_3():
+    seen = set()
+    for depth in range(gen.MAX_DEPTH + 1):
+        @settings(_SETTINGS, max_examples=200)
+        @given(gen.model_values(depth), st.data())
+        def collect(value, data):
+            call = gen.call_of("f", {"a": value}, lambda options: data.draw(st.sampled_from(options)),
+                               {"a": gen.model_forms})
+            seen.update((lit.kind, lit.depth) for lit in call.literals)
+
+        collect()
+    wanted = {(kind, depth) for kind in gen.KINDS for depth in range(gen.MAX_DEPTH + 1) if kind != "key" or depth}
+    assert wanted <= seen, sorted(wanted - seen)
+
+
+def test_literals_are_where_the_text_spells_them():
+    @_SETTINGS
+    @given(gen.tool_outputs(thinking=True))
+    def check(out):
+        for lit in out.literals():
+            text = out.text[lit.start:lit.end]
+            if lit.kind in gen.NUMBER_KINDS:
+                float(text)
+            elif lit.kind in gen.STRING_KINDS:
+                assert text[0] in "\"'" and text[-1] == text[0], text
+
+    check()
+
+
+def test_chunkings_cut_inside_numbers_and_strings():
+    seen = set()
+
+    @_SETTINGS
+    @given(st.data())
+    def collect(data):
+        out = data.draw(gen.tool_outputs())
+        literals = out.literals()
+        chunking = data.draw(gen.chunkings(10, literals))
+        pieces = gen.split_at(out.text, chunking.cuts) if chunking.cuts else [out.text]
+        assert "".join(pieces) == out.text
+        cuts = gen.boundaries(pieces)
+        seen.update((chunking.mode, lit.kind) for lit in literals if lit.cut_inside(cuts))
+        if chunking.mode == "literal_chars":  # every position inside every literal
+            assert all(p in cuts for lit in literals for p in range(lit.start + 1, lit.end))
+
+    collect()
+    assert {"int", "decimal", "string", "key"} <= {kind for _, kind in seen}, seen
+    for mode in gen.TEXT_MODES:  # each text mode cuts inside numbers and inside strings
+        kinds = {kind for m, kind in seen if m == mode}
+        assert kinds & set(gen.NUMBER_KINDS) and kinds & set(gen.STRING_KINDS), (mode, kinds)
