@@ -71,6 +71,54 @@ def test_two_sided_text_is_excluded_only_from_the_content_comparison():
     assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex) == []
 
 
+def test_keyword_name_class_and_its_streamed_part():
+    out = gen.ToolOutput("", (gen.call_of("f", {"and": 1, "x": 2}, _first), gen.call_of("g", {"y": 1, "from": 2}, _first)), "")
+    assert findings.keyword_argument_name(_example(out)) == "and"
+    assert findings.keyword_argument_name_after_start(_example(out)) == "from"  # not f's first argument
+    first_only = _output({"and": 1, "x": 2})
+    assert findings.keyword_argument_name(_example(first_only)) == "and"
+    assert not findings.keyword_argument_name_after_start(_example(first_only))  # nothing streamed before it
+    assert not findings.keyword_argument_name(_example(_output({"q": "and", "x": {"or": 1}}, name="f_and")))
+
+
+def test_signed_number_class_is_a_number_literal_only():
+    assert findings.signed_number(_example(_output({"x": {"t": -3.5}}))) == "-3.5"
+    assert findings.signed_number(_example(_output({"n": 5}, forms={"n": gen.model_forms}, choose=lambda o: o[1]))) == "+5"
+    for arguments in ({"q": "-3.5"}, {"q": {"-1": 1}}, {"e": 1e-06}, {"n": 0}):  # text, key, exponent sign
+        assert not findings.signed_number(_example(_output(arguments))), arguments
+    alone = _output({"t": -1, "u": 2})  # the first call's first value itself: streaming sends nothing before it
+    assert findings.signed_number(_example(alone)) and not findings.signed_number_after_start(_example(alone))
+    assert findings.signed_number_after_start(_example(_output({"s": "x", "t": -1}))) == "-1"
+    assert findings.signed_number_after_start(_example(_output({"t": [1, -1]}))) == "-1"
+    think = gen.ToolOutput("Sure.", (gen.call_of("f", {"t": -1}, _first),), "", thinking="hm")
+    assert not findings.signed_number_after_start(_example(think))  # offsets past the think block and text
+
+
+def test_string_character_classes_look_inside_string_literals_only():
+    raw = lambda options: options[-1]  # double quotes, control characters raw  # noqa: E731
+    assert findings.raw_line_break_in_string(_example(_output({"q": "x\ny"}, choose=raw)))
+    assert findings.raw_line_break_in_string(_example(_output({"q": {"a\rb": 1}}, choose=raw)))
+    assert not findings.raw_line_break_in_string(_example(_output({"q": "x\ny"})))  # JSON: escaped \n
+    assert findings.backslash_before_quote(_example(_output({"q": "a\\"})))  # written "a\\": its closing quote
+    assert findings.backslash_before_quote(_example(_output({"q": {"\\": None}})))
+    for value in ("a\\b", 'say "hi"'):  # a backslash not before a quote, an escaped quote
+        assert not findings.backslash_before_quote(_example(_output({"q": value}))), value
+    assert not findings.backslash_before_quote(_example(_output({"q": "é"}, choose=lambda o: o[1])))  # "\u00e9"
+    assert findings.bracket_in_string(_example(_output({"q": {")": None}}))) == '")"'
+    assert findings.bracket_in_string(_example(_output({"q": "a[0]"})))
+    assert not findings.bracket_in_string(_example(_output({"q": {"a": [1, {"b": 2}]}})))  # brackets of the code
+
+
+def test_0_23_classes_cover_only_the_checks_they_break():
+    ex = _example(_output({"s": "(", "and": -1}))
+    ids = lambda prop, check: {fid for fid, _ in findings.classes_for(prop, check, ex)}  # noqa: E731
+    assert ids(A, "calls_equal_generated") == {"keyword_argument_name", "negative_number_unparsed"}
+    assert ids(B, "streamed_calls_equal_non_streaming") == {
+        "keyword_argument_name_streamed", "negative_number_streamed_cut", "bracket_in_string_streamed"}
+    assert ids(B, "deltas_serializable") == ids(B, "no_markup_in") == set()
+    assert ids(C, "surrounding_text_is_content[streamed]") == set()
+
+
 # -- accounting and the bound ----------------------------------------------------------------------
 def _fail():
     raise CheckFailed("broken", "e", "o")

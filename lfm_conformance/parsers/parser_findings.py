@@ -151,6 +151,74 @@ def decimal_cut_at_point(example: Example) -> str | None:
     return _first(text for lit, text in _literal_texts(example, ("decimal",)) if cut_at_point(lit, text))
 
 
+def _arguments(example: Example):
+    """(call index, argument index, parameter name) of every argument of every call."""
+    return [(i, j, key) for i, call in enumerate(example.output.calls) for j, key in enumerate(call.arguments)]
+
+
+def keyword_argument_name(example: Example) -> str | None:
+    """A Python keyword as an argument name (and=, from=): ast.parse rejects the whole block."""
+    return _first(key for _, _, key in _arguments(example) if key in gen.KEYWORD_NAMES)
+
+
+def keyword_argument_name_after_start(example: Example) -> str | None:
+    """A Python keyword as an argument name anywhere but the first argument of the first call:
+    the streaming path has sent what precedes it by then (the non-streaming path returns no call)."""
+    return _first(key for i, j, key in _arguments(example) if key in gen.KEYWORD_NAMES and (i, j) != (0, 0))
+
+
+def _signed_numbers(example: Example) -> list[tuple[gen.Literal, str]]:
+    # A number literal written with a sign is a unary operation in the AST, not a constant
+    # (the exponent's sign, 1e-06, is part of the constant).
+    return [(lit, text) for lit, text in _literal_texts(example, gen.NUMBER_KINDS) if text.startswith(("-", "+"))]
+
+
+def signed_number(example: Example) -> str | None:
+    """A number literal with a sign (-1, -3.5, +5: a UnaryOp in the AST) among the call's argument
+    values, at any depth (not text that looks like one in a string, key or name)."""
+    return _first(text for _, text in _signed_numbers(example))
+
+
+def _first_value_start(example: Example) -> int:
+    """Text offset of the first call's first argument value (name(key=|value)), -1 without one."""
+    out = example.output
+    if not out.calls or not out.calls[0].arguments:
+        return -1
+    think = len(gen.THINK_START + out.thinking + gen.THINK_END) if out.thinking is not None else 0
+    first = out.calls[0]
+    return think + len(out.before + gen.CALL_START + "[") + len(f"{first.name}({next(iter(first.arguments))}=")
+
+
+def signed_number_after_start(example: Example) -> str | None:
+    """A signed number literal anywhere but as the first call's first argument value itself: the
+    streaming path has sent what precedes it by then (the non-streaming path returns no call)."""
+    start = _first_value_start(example)
+    return _first(text for lit, text in _signed_numbers(example) if lit.start != start)
+
+
+def raw_line_break_in_string(example: Example) -> str | None:
+    """A string or key literal with a raw line break or carriage return in its text (written raw, not
+    escaped): an unterminated string literal to ast.parse."""
+    return _first(text for _, text in _literal_texts(example, gen.STRING_KINDS) if "\n" in text or "\r" in text)
+
+
+# An escaped backslash right before a quote ("a\\"): the streaming path's bracket and quote
+# tracker (make_valid_python) takes the quote for an escaped one, so the string never closes for it.
+_ESCAPED_BACKSLASH_QUOTE = re.compile(r"\\\\[\"']")
+
+
+def backslash_before_quote(example: Example) -> str | None:
+    """A string or key literal with an escaped backslash right before a quote (its closing one:
+    "a\\\\", '\\\\')."""
+    return _first(text for _, text in _literal_texts(example, gen.STRING_KINDS) if _ESCAPED_BACKSLASH_QUOTE.search(text))
+
+
+def bracket_in_string(example: Example) -> str | None:
+    """A string or key literal with a bracket, parenthesis or brace in its text: the streaming path's
+    bracket tracker counts it as code."""
+    return _first(text for _, text in _literal_texts(example, gen.STRING_KINDS) if any(c in text for c in "()[]{}"))
+
+
 A, B, C = ("test_tool_calls_parsed_equal_generated", "test_tool_calls_streamed_equal_non_streaming",
            "test_text_around_tool_calls_is_content")
 STREAMED_CONTENT = "streamed_text_equals_non_streaming"  # C's comparison of streamed and non-streaming content
@@ -165,6 +233,21 @@ INPUT_CLASSES: dict[str, InputClass] = {
                                                 trailing_bracket_text),
     "float_exponent_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, exponent_number),
     "decimal_cut_at_point_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, decimal_cut_at_point),
+    # vLLM 0.23: a block the non-streaming path cannot parse is returned whole as content (no call).
+    "keyword_argument_name": InputClass({A: ("calls_equal_generated",),
+                                         C: ("surrounding_text_is_content", STREAMED_CONTENT)}, keyword_argument_name),
+    "keyword_argument_name_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)},
+                                                 keyword_argument_name_after_start),
+    "negative_number_unparsed": InputClass({A: ("calls_equal_generated",),
+                                            C: ("surrounding_text_is_content", STREAMED_CONTENT)}, signed_number),
+    "negative_number_streamed_cut": InputClass({B: ("streamed_calls_equal_non_streaming",)},
+                                               signed_number_after_start),
+    # Streamed: the call is sent with its arguments cut at the line break.
+    "raw_line_break_unparsed": InputClass({A: ("calls_equal_generated",), B: ("streamed_calls_equal_non_streaming",),
+                                           C: ("surrounding_text_is_content", STREAMED_CONTENT)},
+                                          raw_line_break_in_string),
+    "backslash_string_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, backslash_before_quote),
+    "bracket_in_string_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, bracket_in_string),
 }
 
 
