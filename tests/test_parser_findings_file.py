@@ -13,7 +13,7 @@ def test_recorded_findings_load_and_each_has_an_input_class():
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"parser": "vision"}, r"\[0\]\.parser: 'vision' is not one of"),
+    ({"parser": "vision"}, r"\[0\]\.parser: 'vision' is not allowed; allowed values: tools, reasoning"),
     ({"delta_texts": ["a", "c"]}, "delta_texts do not concatenate to model_output"),
     ({"id": "unknown_class"}, "no input class"),
 ])

@@ -20,29 +20,21 @@ from packaging.version import Version
 from lfm_conformance.data import schema
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "suites" / "known_deviations.yaml"
-SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["id", "check", "models", "vllm", "documented", "observed", "evidence", "signature"],
-        "properties": {
-            "id": {"type": "string"},
-            "check": {"type": "string", "pattern": "^test_"},
-            "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "targets": {"type": "array", "items": {"type": "string"}},
-            "cases": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "vllm": {"type": "string"},
-            "documented": {"type": "string"},
-            "observed": {"type": "string"},
-            "evidence": {"type": "string"},
-            # re.search patterns over CheckFailed.problem / .observed; every one given must match
-            "signature": {"type": "object", "additionalProperties": False, "minProperties": 1,
-                          "properties": {"problem": {"type": "string", "minLength": 1},
-                                         "observed": {"type": "string", "minLength": 1}}},
-        },
-    },
-}
+SCHEMA = schema.records(["id", "check", "models", "vllm", "documented", "observed", "evidence", "signature"], {
+    "id": {"type": "string"},
+    "check": {"type": "string", "pattern": "^test_"},
+    "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "targets": {"type": "array", "items": {"type": "string"}},
+    "cases": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "vllm": {"type": "string"},
+    "documented": {"type": "string"},
+    "observed": {"type": "string"},
+    "evidence": {"type": "string"},
+    # re.search patterns over CheckFailed.problem / .observed; every one given must match
+    "signature": {"type": "object", "additionalProperties": False, "minProperties": 1,
+                  "properties": {"problem": {"type": "string", "minLength": 1},
+                                 "observed": {"type": "string", "minLength": 1}}},
+})
 
 
 def installed_vllm_version() -> str | None:

@@ -5,6 +5,12 @@ from __future__ import annotations
 import jsonschema
 
 
+def records(required: list[str], properties: dict) -> dict:
+    """The schema of a data file that is a list of records with these fields (no others)."""
+    return {"type": "array", "items": {"type": "object", "additionalProperties": False, "required": required,
+                                       "properties": properties}}
+
+
 def where(parts) -> str:
     out = ""
     for p in parts:

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, settings
 from hypothesis.control import currently_in_test_context
 
-from lfm_conformance.data import deviations
+from lfm_conformance.data import deviations, schema
 from lfm_conformance.parsers import generated_outputs as gen
 from lfm_conformance.parsers.parser_driver import ServingParser, unsupported_reason, weights_path
 
@@ -37,35 +36,23 @@ property_settings = settings(
     **PROFILES[PROFILE], derandomize=True, deadline=None, database=None, print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 
-SCHEMA = {
-    "type": "array",
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["id", "parser", "property", "check", "model_output", "delta_texts", "expected", "observed"],
-        "properties": {
-            "id": {"type": "string", "pattern": "^[a-z0-9_]+$"},
-            "parser": {"enum": ["tools", "reasoning"]},
-            "property": {"type": "string", "pattern": "^test_"},
-            "check": {"type": "string"},
-            "model_output": {"type": "string"},
-            "delta_texts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-            "expected": {"type": "string"},
-            "observed": {"type": "string"},
-            "expected_calls": {"type": "array"},  # replaying test_tool_calls_parsed_equal_generated
-            "note": {"type": "string"},
-        },
-    },
-}
+SCHEMA = schema.records(["id", "parser", "property", "check", "model_output", "delta_texts", "expected", "observed"], {
+    "id": {"type": "string", "pattern": "^[a-z0-9_]+$"},
+    "parser": {"enum": ["tools", "reasoning"]},
+    "property": {"type": "string", "pattern": "^test_"},
+    "check": {"type": "string"},
+    "model_output": {"type": "string"},
+    "delta_texts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    "expected": {"type": "string"},
+    "observed": {"type": "string"},
+    "expected_calls": {"type": "array"},  # replaying test_tool_calls_parsed_equal_generated
+    "note": {"type": "string"},
+})
 
 
 def load(path: Path = FINDINGS_FILE) -> list[dict]:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    try:
-        jsonschema.validate(data, SCHEMA)
-    except jsonschema.ValidationError as exc:
-        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path)
-        raise ValueError(f"{path}: {where or '(top level)'}: {exc.message}") from None
+    schema.check(data, SCHEMA, path)
     for entry in data:
         if "".join(entry["delta_texts"]) != entry["model_output"]:
             raise ValueError(f"{path}: finding {entry['id']}: delta_texts do not concatenate to model_output")
