@@ -3,7 +3,7 @@ only (not text that looks like it), only for the check it breaks; a property tha
 than 5% of its outputs fails with the figure; the generators reach every value kind at depths 0-3
 and put stream boundaries inside numbers and strings."""
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from lfm_conformance.checks import CheckFailed
@@ -206,23 +206,34 @@ def test_literals_are_where_the_text_spells_them():
 
 
 def test_chunkings_cut_inside_numbers_and_strings():
-    seen = set()
-
+    """Every text chunking cuts only inside or at the edges of literals (any example hypothesis
+    draws); and on a call holding every kind, each text mode puts a boundary inside numbers and
+    strings (found by hypothesis.find: deterministic, whatever the example budget)."""
     @_SETTINGS
     @given(st.data())
-    def collect(data):
+    def text_cuts_are_inside_literals(data):
         out = data.draw(gen.tool_outputs())
         literals = out.literals()
         chunking = data.draw(gen.chunkings(10, literals))
         pieces = gen.split_at(out.text, chunking.cuts) if chunking.cuts else [out.text]
         assert "".join(pieces) == out.text
-        cuts = gen.boundaries(pieces)
-        seen.update((chunking.mode, lit.kind) for lit in literals if lit.cut_inside(cuts))
+        if chunking.mode in gen.TEXT_MODES:
+            assert all(any(lit.start <= c <= lit.end for lit in literals) for c in chunking.cuts), chunking
         if chunking.mode == "literal_chars":  # every position inside every literal
+            cuts = gen.boundaries(pieces)
             assert all(p in cuts for lit in literals for p in range(lit.start + 1, lit.end))
 
-    collect()
-    assert {"int", "decimal", "string", "key"} <= {kind for _, kind in seen}, seen
-    for mode in gen.TEXT_MODES:  # each text mode cuts inside numbers and inside strings
-        kinds = {kind for m, kind in seen if m == mode}
-        assert kinds & set(gen.NUMBER_KINDS) and kinds & set(gen.STRING_KINDS), (mode, kinds)
+    text_cuts_are_inside_literals()
+    call = gen.call_of("f", {"n": 1234, "x": 48.8566, "s": "Tokyo", "d": {"lat": -3.5}},
+                       lambda options: options[0], {k: gen.model_forms for k in "nxsd"})
+    literals = list(call.literals)
+    kinds = {lit.kind for lit in literals}
+    assert {"int", "decimal", "string", "key"} <= kinds, kinds
+    for mode in gen.TEXT_MODES:
+        chunking = find(gen.chunkings(10, literals), lambda c, mode=mode: c.mode == mode,
+                        settings=settings(database=None, derandomize=True))
+        inside = {lit.kind for lit in literals if lit.cut_inside(frozenset(chunking.cuts))}
+        assert inside & set(gen.NUMBER_KINDS) or mode == "literal_cut", (mode, inside)
+        assert inside, (mode, chunking)
+    chars = find(gen.chunkings(10, literals), lambda c: c.mode == "literal_chars", settings=settings(database=None))
+    assert {lit.kind for lit in literals if lit.cut_inside(frozenset(chars.cuts))} >= {"int", "decimal", "string", "key"}
