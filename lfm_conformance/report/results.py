@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from lfm_conformance.data import deviations
-from lfm_conformance.report import grid, signoff
+from lfm_conformance.report import coverage, grid, signoff
 from lfm_conformance.serving import gpu, redact
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
@@ -150,7 +150,8 @@ class ResultsCollector:
 
 # -- the results document ---------------------------------------------------------------------------
 def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
-    """A results document from runs and records (one run for a pytest run, several once merged)."""
+    """A results document from runs and records (one run for a pytest run, several once merged),
+    with its guide coverage (suites/claims.yaml: which claims the records verified)."""
     commits = {r["suite_commit"] for r in runs}
     hashes = {r["matrix_sha256"] for r in runs}
     doc = {"schema_version": SCHEMA_VERSION,
@@ -158,6 +159,7 @@ def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
            "matrix_sha256": hashes.pop() if len(hashes) == 1 else None,
            **extra, "runs": runs, "records": records}
     doc["summary"] = summarize(doc)
+    doc["coverage"] = coverage.build(doc)
     return doc
 
 
