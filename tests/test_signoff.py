@@ -130,3 +130,41 @@ def test_measured_and_pass_cells_never_hide_what_did_not_run():
     for reason, status in (("not applicable: no vision", "not-applicable"), ("pending: no baseline", "pending"),
                            ("not run: remote mode", "not-run"), ("needs a GPU", "not-run")):
         assert grid.skip_status(f"Skipped: {reason}") == status
+
+
+# -- guide coverage and errata --------------------------------------------------------------------------
+def test_guide_coverage_counts_sections_and_unverified_claims():
+    recs = [rf.record(), rf.record(suite="guide_data", check="test_docker_command_equals_guide", case="B200",
+                                   status="fail", reason="the suite's docker run is not the guide's")]
+    doc = rf.doc(records=recs)
+    md, page = signoff.render_markdown(doc), signoff.render_html(doc)
+    cov = doc["coverage"]
+    assert "## Guide coverage" in md and "<h2>Guide coverage</h2>" in page
+    assert f"{len(cov['claims'])} claims in {len(cov['sections'])} sections of the guide" in md
+    counts = cov["counts"]["cpu"]
+    assert f"| cpu | {counts['failed']} | {counts['not-run']} |" in md  # columns: statuses present, worst first
+    assert "| Docker Deployment | 1 | 1 failed |" in md
+    assert ("| docker-run-command | Docker Deployment | cpu | failed | docker run -itd --name lfm2.5 \\ --ipc=host"
+            in md)
+    assert "FAIL test_docker_command_equals_guide: the suite's docker run is not the guide's (LFM2.5-230M[B200])" in md
+    assert md.index("| docker-run-command |") < md.index("| 230m-min-gpu |")  # failed before gpu-only
+    assert 'background:#f4b4b4">failed</span>' in page
+
+
+def test_guide_errata_show_both_readings_and_the_suites_per_gpu():
+    doc = rf.doc()
+    md, page = signoff.render_markdown(doc), signoff.render_html(doc)
+    assert "## Guide errata" in md and "### 8b-a1b-gpus: which GPUs LFM2.5-8B-A1B runs on (LFM2.5-8B-A1B)" in md
+    assert '- **prose-list** (guide, Pick a model / GPU): "the 8B-A1B MoE and the VL models run on H100, H200, and B200."' in md
+    assert "- **The suite checks:** prose-list: matrix.yaml gpu_groups.large" in md
+    assert "| L4 | table-24gb, sizing-l4-a10g | n/a |" in md and "| T4 | prose-t4 | runs |" in md
+    assert "<h3>oink-230m: whether VLLM_USE_OINK_OPS=1 is applied to LFM2.5-230M on Blackwell" in page
+
+
+def test_a_results_file_without_coverage_or_with_a_broken_claims_file_says_so():
+    doc = rf.doc()
+    older = {k: v for k, v in doc.items() if k != "coverage"}
+    assert "No guide coverage in this results file" in signoff.render_markdown(older)
+    assert "None recorded." in signoff.render_markdown(older)
+    broken = {**doc, "coverage": {"error": "suites/claims.yaml: claims[0]: unknown key 'colour'"}}
+    assert "Guide coverage could not be computed: suites/claims.yaml: claims[0]: unknown key" in signoff.render_html(broken)

@@ -1,20 +1,25 @@
 """The sign-off report, rendered from a results document (results.json) as signoff.md and one
 self-contained signoff.html (inline CSS, no scripts): the verdict, the model x behaviour grid (one
 line per GPU/target in a cell), what blocks, the known deviations (documented vs observed, with
-evidence and what this run saw), accuracy and other figures, the environment, and every check."""
+evidence and what this run saw), the guide coverage (which claims of the guide the run verified) and
+the guide's errata, accuracy and other figures, the environment, and every check."""
 from __future__ import annotations
 
 import html
 import re
 from pathlib import Path
 
-from lfm_conformance.report import grid
+from lfm_conformance.report import coverage, grid
 
 MD, HTML = "signoff.md", "signoff.html"
 COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",
           "not-run": "#cfd8dc", "skipped": "#cfd8dc", "pending": "#b3e5fc", "known-deviation": "#fff59d",
           "measured": "#dcedc8", "not-applicable": "#eceff1"}
+CLAIM_COLOUR = {"verified": "#c8e6c9", "deviation": "#fff59d", "failed": "#f4b4b4", "not-run": "#cfd8dc",
+                "pending": "#b3e5fc", "measured": "#dcedc8", "not-applicable": "#eceff1", "gpu-only": "#e1bee7",
+                "real-weights-only": "#e1bee7", "uncheckable": "#eceff1"}
 SHORT_REASON = 60
+QUOTE_CHARS = 160  # of a claim's quote in the unverified list
 OBSERVED_LINES = 12  # of a deviation's observed-now text shown in the deviations section
 
 
@@ -225,6 +230,73 @@ def checks_table(doc: dict) -> tuple[list[str], list[list]]:
          r["reason"]] for r in doc["records"]]
 
 
+class ClaimStatus(str):
+    """A table cell holding a guide claim's status: its label in Markdown, a coloured badge in HTML."""
+
+
+COVERAGE_INTRO = ("Each testable claim of the usage guide (suites/claims.yaml) and what this run did to it, per "
+                  "GPU/target: a claim is verified only when every check of it that applies there ran and passed. ")
+COVERAGE_LEGEND = "; ".join(f"{coverage.LABEL[s]}: {coverage.MEANING[s]}" for s in coverage.STATUSES)
+
+
+def coverage_missing(doc: dict) -> str | None:
+    """Why the document has no coverage to show, or None."""
+    cov = doc.get("coverage")
+    if cov is None:
+        return "No guide coverage in this results file (written before suites/claims.yaml existed)."
+    if "error" in cov:
+        return f"Guide coverage could not be computed: {cov['error']}"
+    return None
+
+
+def coverage_intro(doc: dict) -> str:
+    cov = doc["coverage"]
+    return (COVERAGE_INTRO + f"{len(cov['claims'])} claims in {len(cov['sections'])} sections of the guide; "
+            f"{len(cov['unverified'])} verified on no GPU/target of this report.")
+
+
+def coverage_counts_table(doc: dict) -> tuple[list[str], list[list]]:
+    cov = doc["coverage"]
+    shown = [s for s in coverage.STATUSES if any(cov["counts"][w][s] for w in cov["wheres"])]
+    return ["GPU/target", *(coverage.LABEL[s] for s in shown)], [
+        [w, *(cov["counts"][w][s] for s in shown)] for w in cov["wheres"]]
+
+
+def coverage_sections_table(doc: dict) -> tuple[list[str], list[list]]:
+    cov = doc["coverage"]
+    return ["guide section", "claims", *cov["wheres"]], [
+        [sec["section"], sec["claims"], *(", ".join(f"{n} {coverage.LABEL[s]}" for s, n in sec["counts"][w].items() if n)
+                                         for w in cov["wheres"])] for sec in cov["sections"]]
+
+
+def unverified_table(doc: dict) -> tuple[list[str], list[list]]:
+    """The claims this report verified nowhere, worst status first: what they say and what decided them."""
+    cov = doc["coverage"]
+    rows = {r["id"]: r for r in cov["claims"]}
+
+    def rank(cid):
+        return min(coverage.STATUSES.index(rows[cid]["status"][w]) for w in cov["wheres"])
+
+    out = []
+    for cid in sorted(cov["unverified"], key=rank):
+        row = rows[cid]
+        quote = row["quote"] if len(row["quote"]) <= QUOTE_CHARS else row["quote"][:QUOTE_CHARS - 3] + "..."
+        for i, w in enumerate(cov["wheres"]):
+            out.append([cid if i == 0 else "", row["section"] if i == 0 else "", w, ClaimStatus(row["status"][w]),
+                        quote if i == 0 else "", row["detail"][w]])
+    return ["claim", "guide section", "GPU/target", "status", "the guide says", "what decided it"], out
+
+
+def errata(doc: dict) -> list[dict]:
+    return [] if coverage_missing(doc) else doc["coverage"]["errata"]
+
+
+def erratum_rows(erratum: dict) -> tuple[list[str], list[list]]:
+    """One row per matrix GPU: the readings that support the erratum's models there, and the suite."""
+    return ["GPU", "readings that support it", "the suite"], [
+        [r["gpu"], ", ".join(r["readings"]) or "none", r["suite"]] for r in erratum["rows"]]
+
+
 def _pct(value) -> str:
     return "-" if value is None else f"{value:+.1%}"
 
@@ -246,6 +318,8 @@ def _md_text(text) -> str:
 def _md_cell(value) -> str:
     if isinstance(value, Status):
         return grid.SYMBOL[value]
+    if isinstance(value, ClaimStatus):
+        return coverage.LABEL[value]
     if isinstance(value, Code):
         return "`" + value.replace("`", "'").replace("|", "\\|") + "`"
     return _md_text(value).replace("|", "\\|").replace("\n", "<br>")
@@ -297,6 +371,7 @@ def render_markdown(doc: dict) -> str:
         seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
         if seen is not None:
             out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
+    out += _md_coverage(doc) + _md_errata(doc)
     out += ["## Accuracy", ""]
     header, acc = accuracy_table(doc)
     out += _md_table(header, acc) if acc else ["No accuracy figures in this run.", ""]
@@ -307,6 +382,29 @@ def render_markdown(doc: dict) -> str:
         out += [f"### {run['where']}", "", *_md_table(["", "value"], [list(r) for r in environment_rows(run)]),
                 *_md_table(*servers_table(run))]
     return "\n".join(out + ["## Every check", "", *_md_table(*checks_table(doc))])
+
+
+def _md_coverage(doc: dict) -> list[str]:
+    out = ["## Guide coverage", ""]
+    missing = coverage_missing(doc)
+    if missing:
+        return out + [_md_text(missing), ""]
+    out += [_md_text(coverage_intro(doc)), "", _md_text(COVERAGE_LEGEND), "", *_md_table(*coverage_counts_table(doc)),
+            "### Per guide section", "", *_md_table(*coverage_sections_table(doc))]
+    header, rows = unverified_table(doc)
+    out += [f"### Not verified by this run ({len(doc['coverage']['unverified'])})", ""]
+    return out + (_md_table(header, rows) if rows else ["Every claim was verified, or is uncheckable, somewhere.", ""])
+
+
+def _md_errata(doc: dict) -> list[str]:
+    out = ["## Guide errata", "", "Where the guide contradicts itself (or the recipe data it describes), both readings, "
+           "and the one the suite checks.", ""]
+    for e in errata(doc):
+        out += [f"### {e['id']}: {_md_text(e['about'])} ({', '.join(e['models'])})", ""]
+        out += [f"- **{r['id']}** ({_md_text(r['where'])}): \"{_md_text(r['words'])}\"" for r in e["readings"]]
+        out += [f"- **The suite checks:** {e['suite_checks']}: {_md_text(e['why'])}", ""]
+        out += _md_table(*erratum_rows(e)) if e["rows"] else []
+    return out if errata(doc) else out[:2] + ["None recorded.", ""]
 
 
 # -- HTML -------------------------------------------------------------------------------------------
@@ -349,6 +447,9 @@ def _e(text) -> str:
 def _html_cell(value) -> str:
     if isinstance(value, Status):
         return _badge(value)
+    if isinstance(value, ClaimStatus):
+        return f'<span class="cell" style="background:{CLAIM_COLOUR[value]}">{_e(coverage.LABEL[value])}</span>'
+
     if isinstance(value, Code):
         return f"<code>{_e(value)}</code>"
     return _e(value)
@@ -376,6 +477,33 @@ def _grid_html(doc: dict) -> str:
     body = "".join(f'<tr><td class="model">{_e(model)}</td>' + "".join(f"<td>{_grid_cell(c)}</td>" for c in cells)
                    + "</tr>" for model, cells in rows)
     return f'<table class="grid">{head}{body}</table>'
+
+
+def _html_coverage(doc: dict) -> list[str]:
+    parts = ["<h2>Guide coverage</h2>"]
+    missing = coverage_missing(doc)
+    if missing:
+        return parts + [f"<p>{_e(missing)}</p>"]
+    legend = "".join(f'<span style="background:{CLAIM_COLOUR[s]}" title="{_e(coverage.MEANING[s])}">'
+                     f"{_e(coverage.LABEL[s])}</span>" for s in coverage.STATUSES)
+    header, rows = unverified_table(doc)
+    return parts + [f'<p class="note">{_e(coverage_intro(doc))}</p>', f'<div class="legend">{legend}</div>',
+                    f'<p class="note">{_e(COVERAGE_LEGEND)}</p>', _html_table(*coverage_counts_table(doc)),
+                    "<h3>Per guide section</h3>", _html_table(*coverage_sections_table(doc)),
+                    f"<h3>Not verified by this run ({len(doc['coverage']['unverified'])})</h3>",
+                    _html_table(header, rows) if rows else "<p>Every claim was verified, or is uncheckable, somewhere.</p>"]
+
+
+def _html_errata(doc: dict) -> list[str]:
+    parts = ["<h2>Guide errata</h2>", '<p class="note">Where the guide contradicts itself (or the recipe data it '
+             "describes), both readings, and the one the suite checks.</p>"]
+    for e in errata(doc):
+        readings = "".join(f"<dt>{_e(r['id'])}</dt><dd>{_e(r['where'])}: &ldquo;{_e(r['words'])}&rdquo;</dd>"
+                           for r in e["readings"])
+        parts.append(f"<h3>{_e(e['id'])}: {_e(e['about'])} ({_e(', '.join(e['models']))})</h3>"
+                     f'<dl class="dev">{readings}<dt>The suite checks</dt><dd>{_e(e["suite_checks"])}: {_e(e["why"])}'
+                     "</dd></dl>" + (_html_table(*erratum_rows(e)) if e["rows"] else ""))
+    return parts if errata(doc) else parts + ["<p>None recorded.</p>"]
 
 
 def render_html(doc: dict) -> str:
@@ -420,6 +548,7 @@ def render_html(doc: dict) -> str:
                   f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
                   f"<pre>{_e(_observed_now(rec))}</pre></details>" for i, rec in enumerate(seen)]
 
+    parts += _html_coverage(doc) + _html_errata(doc)
     header, acc = accuracy_table(doc)
     parts += ["<h2>Accuracy</h2>", _html_table(header, acc) if acc else "<p>No accuracy figures in this run.</p>"]
     header, figs = figures_table(doc)
