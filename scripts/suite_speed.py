@@ -3,14 +3,18 @@
 
 Phases: install check (scripts/bootstrap.sh), fixture build/cache (python -m fixtures.build), the
 pytest run (suites, -n 2, perf included); then, from the run's reports, each server's start (ready)
-time and lifetime (reports/servers.jsonl), each suite's summed test time (JUnit XML), servers started
-vs distinct configurations; and the `pytest -n 2` speed-up over `-n 0` on a small subset, both
-measured in this invocation. Not a test: it prints figures so a regression in the suite's cost shows.
+time, lifetime and tests (reports/servers.jsonl, results.json), each suite's summed test time (JUnit
+XML), servers started vs distinct configurations, the machine's idle CPU share during pytest, the
+floor (one vLLM import per server); the `pytest -n 2` speed-up over `-n 0` on a small subset; and the
+start-up of one configuration in the old (mp executor) and the new (uni executor) serving mode side
+by side, alternating, all measured in this invocation. Not a test: it prints figures so a regression
+in the suite's cost shows.
 
     scripts/suite_speed.py                       # the full CPU run + the -n speed-up on -m model_230m
     scripts/suite_speed.py -m model_230m         # a subset (any pytest -m expression)
     scripts/suite_speed.py --speedup-subset ""   # skip the -n 0 / -n 2 comparison
     scripts/suite_speed.py -m model_vl_1_6b --speedup-subset model_vl_1_6b -- -k loading   # extra pytest args
+    scripts/suite_speed.py --only-startup --startup-rounds 3   # just the serving-mode side-by-side
 
 Figures on a shared machine are noisy: compare runs made on an otherwise idle machine.
 """
@@ -28,7 +32,53 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET_S = 8 * 60  # the full CPU matrix on 2 cores
+TARGET_S = 7 * 60  # the full CPU matrix on 2 cores, environment and fixtures in place
+STARTUP_TARGET_S = 25  # one tiny-model server, idle machine
+OLD_MODE = {"drop_args": ("--distributed-executor-backend", "uni"), "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}}
+
+
+def cpu_times() -> tuple[int, int]:
+    """(idle, total) jiffies of the whole machine so far (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
+def import_floor(python: str, env: dict) -> float:
+    """Seconds to import the vLLM API server module once: what every server start pays at least."""
+    start = time.monotonic()
+    subprocess.run([python, "-c", "import vllm.entrypoints.openai.api_server"], cwd=ROOT, env=env,
+                   capture_output=True, check=False)
+    return time.monotonic() - start
+
+
+def startup_modes(python: str, env: dict, rounds: int, logs: Path, model_name: str = "LFM2.5-1.2B-Instruct") -> list[tuple[str, float]]:
+    """Ready times of one configuration in the old and the new serving mode, alternating."""
+    code = f"""
+import dataclasses, json, sys
+from pathlib import Path
+from lfm_conformance.data import matrix as M
+from lfm_conformance.serving.server import VllmServer
+from fixtures import build
+mx = M.load(); model = mx.models[{model_name!r}]; new = mx.serve_config(model, "cpu")
+drop = {OLD_MODE['drop_args']!r}
+args = [a for i, a in enumerate(new.args) if tuple(new.args[i:i + 2]) != drop and tuple(new.args[i - 1:i + 1]) != drop]
+old = dataclasses.replace(new, name=new.name + "+old-mode", args=tuple(args), env={{**new.env, **{OLD_MODE['env']!r}}})
+path = build.ensure(model.fixture, mx)
+for _ in range({rounds}):
+    for label, cfg in (("old: mp executor, 3 processes", old), ("new: uni executor, 2 processes", new)):
+        with VllmServer(cfg, path, Path({str(logs)!r})) as server:
+            print(json.dumps([label, server.ready_s]), flush=True)
+"""
+    out = subprocess.run([python, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    return [tuple(json.loads(line)) for line in out.stdout.splitlines() if line.startswith("[")]
+
+
+def tests_per_config(reports: Path) -> collections.Counter:
+    try:
+        records = json.loads((reports / "results.json").read_text())["records"]
+    except (OSError, ValueError, KeyError):
+        return collections.Counter()
+    return collections.Counter(r.get("config") for r in records)
 
 
 def timed(cmd: list[str], env: dict, log: Path) -> tuple[float, int, str]:
@@ -87,6 +137,8 @@ def main(argv=None) -> int:
     ap.add_argument("--speedup-subset", default="model_230m",
                     help="-m expression timed with -n 0 and -n 2 (empty: skip; default: model_230m)")
     ap.add_argument("--reports", default=None, help="report folder (default: a new temporary folder)")
+    ap.add_argument("--startup-rounds", type=int, default=2, help="old/new serving-mode start-ups, alternating (0: skip)")
+    ap.add_argument("--only-startup", action="store_true", help="measure the serving-mode side-by-side only")
     ap.add_argument("extra", nargs="*", help="more pytest arguments for every run (after --)")
     args = ap.parse_args(argv)
     work = Path(args.reports or tempfile.mkdtemp(prefix="lfmc-speed-"))
@@ -101,10 +153,16 @@ def main(argv=None) -> int:
     python = str(Path(venv) / "bin" / "python")
     seconds, rc, _ = timed([python, "-m", "fixtures.build"], env, work / "fixtures.log")
     phases.append(("fixture build/cache (fixtures.build)", seconds, rc))
+    if args.only_startup:
+        return print_startup(startup_modes(python, env, args.startup_rounds, work / "startup-logs"),
+                             import_floor(python, env))
     main_reports = work / "run"
+    idle0, total0 = cpu_times()
     seconds, rc, summary = timed(pytest_cmd(python, main_reports, 2, args.mark, args.extra), env, work / "pytest.log")
+    idle1, total1 = cpu_times()
     phases.append((f"pytest suites -n 2 --perf{' -m ' + args.mark if args.mark else ''} {' '.join(args.extra)}", seconds, rc))
     run_s = seconds
+    floor = import_floor(python, env)
 
     speedup = []
     if args.speedup_subset:
@@ -121,14 +179,17 @@ def main(argv=None) -> int:
     total = sum(s for _, s, _ in phases)
     out(f"{'total':<58} {total:8.1f}")
     out(f"pytest summary: {summary}")
+    out(f"idle CPU during pytest: {100 * (idle1 - idle0) / max(1, total1 - total0):.0f}% of {os.cpu_count()} cores")
     rows, n_started, n_configs = servers(main_reports)
-    out(f"\n{'server configuration':<78} {'worker':<6} {'ready s':>8} {'alive s':>8}")
+    per_config = tests_per_config(main_reports)
+    out(f"\n{'server configuration':<78} {'worker':<6} {'ready s':>8} {'alive s':>8} {'tests':>6}")
     for row in sorted(rows, key=lambda r: -(r["lifetime_s"] or 0)):
         ready = f"{row['ready_s']:.1f}" if row["ready_s"] else row["event"]
         alive = f"{row['lifetime_s']:.1f}" if row["lifetime_s"] is not None else "-"
-        out(f"{row['config']:<78} {str(row['worker']):<6} {ready:>8} {alive:>8}")
+        out(f"{row['config']:<78} {str(row['worker']):<6} {ready:>8} {alive:>8} {per_config.get(row['config'], 0):>6}")
     ready_sum = sum(r["ready_s"] or 0 for r in rows)
-    out(f"servers started: {n_started} for {n_configs} distinct configurations; summed start time {ready_sum:.1f} s")
+    out(f"servers started: {n_started} for {n_configs} distinct configurations; summed start time {ready_sum:.1f} s; "
+        f"floor: one vLLM import per server = {floor:.1f} s x {n_started} = {floor * n_started:.0f} s")
     out(f"\n{'suite':<28} {'tests':>6} {'summed s':>9}  outcomes")
     for suite, n, seconds, outcomes in suites(main_reports / "junit.xml"):
         out(f"{suite:<28} {n:>6} {seconds:9.1f}  {dict(outcomes)}")
@@ -136,9 +197,26 @@ def main(argv=None) -> int:
         (_, s0, rc0), (_, s2, rc2) = speedup
         out(f"\n-m {args.speedup_subset} {' '.join(args.extra)}: -n 0 {s0:.1f} s (rc {rc0}), -n 2 {s2:.1f} s "
             f"(rc {rc2}); speed-up x{s0 / s2:.2f}")
+    if args.startup_rounds:
+        print_startup(startup_modes(python, env, args.startup_rounds, work / "startup-logs"), floor)
     scope = "full CPU matrix" if not (args.mark or args.extra) else f"subset -m {args.mark} {' '.join(args.extra)}"
     verdict = "within" if total <= TARGET_S else "OVER"
     out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")
+    return 0
+
+
+def print_startup(measured: list[tuple[str, float]], floor: float) -> int:
+    print(f"\nserver start-up, one configuration, old and new serving mode alternating (floor: one import {floor:.1f} s)")
+    by_mode = collections.defaultdict(list)
+    for label, seconds in measured:
+        by_mode[label].append(seconds)
+    for label, values in by_mode.items():
+        print(f"  {label:<34} " + ", ".join(f"{v:.1f}" for v in values) + f"  (mean {sum(values) / len(values):.1f} s)")
+    if len(by_mode) == 2:
+        (_, old), (_, new) = by_mode.items()
+        mean_new = sum(new) / len(new)
+        print(f"  new / old: {mean_new / (sum(old) / len(old)):.2f}; target <= {STARTUP_TARGET_S} s per tiny-model "
+              f"configuration on an idle machine: {'within' if mean_new <= STARTUP_TARGET_S else 'OVER'}")
     return 0
 
 

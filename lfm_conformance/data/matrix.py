@@ -107,8 +107,8 @@ class Matrix:
         """The server a model runs on: its documented flags (minus `drop_flag_sets`, for checks of
         what a flag changes), `extra_args`, then the target's arguments; `extra_env` on top of the target's
         environment (e.g. a speed-of-light knob). On fixture targets, models
-        sharing a fixture and flags share one server (served under each model's HF id); with real
-        weights every model has its own."""
+        sharing a fixture and flags share one server (served under each model's HF id), and a fixture
+        variant runs once per architecture; with real weights every model has its own."""
         target = self.targets[target_name]
         flag_sets = tuple(s for s in model.flag_sets if s not in drop_flag_sets)
         flags = tuple(a for s in flag_sets for a in self.flag_sets[s])
@@ -118,9 +118,16 @@ class Matrix:
         suffix += _args_suffix(tuple(extra_args))
         suffix += "".join(f"+env={k}={v}" for k, v in sorted((extra_env or {}).items()))
         env = {**target.env, **(extra_env or {})}
+        if target.weights == "fixture" and variant:
+            # A fixture variant checks a property of the architecture (numerics: vLLM's kernels vs
+            # transformers), which neither the parser flags nor the fixture's taught weights change:
+            # one server per architecture, on the first such model's fixture, serving every model of it.
+            peers = [m for m in self.models.values() if m.architecture == model.architecture]
+            return ServeConfig(name=f"{target_name}-{model.architecture}+variant={variant}", target=target,
+                               source=peers[0].fixture, served_names=tuple(m.hf_id for m in peers),
+                               args=tuple(extra_args) + target.serve_args, env=env, variant=variant)
         if target.weights == "fixture":
             peers = [m.hf_id for m in self.models.values() if m.fixture == model.fixture and m.flag_sets == model.flag_sets]
-            suffix += f"+variant={variant}" if variant else ""
             return ServeConfig(name=f"{target_name}-{model.fixture}{suffix}", target=target, source=model.fixture,
                                served_names=tuple(peers), args=args, env=env, variant=variant)
         return ServeConfig(name=f"{target_name}-{model.name}{suffix}", target=target, source=model.hf_id,

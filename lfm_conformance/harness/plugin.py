@@ -16,6 +16,7 @@ from lfm_conformance.data import matrix as matrix_mod
 from lfm_conformance.harness import outcomes
 from lfm_conformance.report import grid, results
 from lfm_conformance.serving import gpu as gpu_mod
+from lfm_conformance.serving import keeper as keeper_mod
 from lfm_conformance.serving import preflight
 from lfm_conformance.serving.pool import ServerPool
 from lfm_conformance.serving.remote import NEEDS_CONTROL, RemoteEndpoint, RemoteError
@@ -47,6 +48,11 @@ def pytest_addoption(parser):
     group.addoption("--restart-dead-servers", action="store_true", default=False,
                     help="restart a server that died mid-run once, instead of failing the rest of its "
                          "configuration's tests (default: off)")
+    group.addoption("--reuse-servers", nargs="?", const=keeper_mod.IDLE_S / 60, default=None, type=float,
+                    metavar="IDLE_MIN",
+                    help="keep each configuration's server after the run, under a supervisor that ends it after "
+                         "IDLE_MIN idle minutes (default 15), and attach to kept ones of the same command, "
+                         "fixture and vLLM version instead of starting them (./run stop-servers ends them)")
     # GPU target and remote mode (lfm_conformance/serving/gpu.py, lfm_conformance/serving/remote.py)
     group.addoption("--gpu", default=None, help="GPU key from matrix.yaml `gpus` the run is for (default: the "
                     "GPU nvidia-smi reports; in remote mode: none, no GPU selection)")
@@ -268,9 +274,12 @@ def server_pool(request):
         if reporter is not None and not hasattr(request.config, "workerinput"):
             reporter.write_line(line)
 
+    idle_min = request.config.getoption("--reuse-servers")
+    keeper = keeper_mod.Keeper(idle_s=idle_min * 60) if idle_min is not None and state.remote is None else None
     state.pool = ServerPool(state.reports / "logs", lambda cfg: _model_path(state, cfg),
                             record_file=state.servers_file, log=log, api_key=state.api_key,
-                            restart_dead=request.config.getoption("--restart-dead-servers"))
+                            restart_dead=request.config.getoption("--restart-dead-servers"), keeper=keeper,
+                            vllm_version=deviations.installed_vllm_version())
     try:
         yield state.pool
     finally:
@@ -305,10 +314,43 @@ def server(request, server_pool, serve_config):
         srv = srv or server_pool.get(serve_config)
     except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
+    if srv is not _state(request.config).remote:
+        _prefetch_next(request.node, server_pool)
     yield srv
     if not srv.alive():
         server_pool.notice_death(serve_config, srv)
         pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
+
+
+def _prefetch_next(item, pool: ServerPool) -> None:
+    """While this configuration's tests run, start the next configuration this process will need
+    (from this xdist worker's queue, or the session's order): idle CPU put to use. Local CPU
+    servers only (GPU memory is planned per server)."""
+    state = _state(item.config)
+    if state.gpu is not None or state.matrix.targets[state.target].weights != "fixture":
+        return
+    current = dict(item.user_properties).get("config")
+    for upcoming in _queued_items(item):
+        key = dict(upcoming.user_properties).get("config")
+        if key and key != current:
+            model = _model_of(upcoming)
+            pool.prefetch(state.matrix.serve_config(model, state.target, **_variant(upcoming)))
+            return
+
+
+def _queued_items(item) -> list:
+    """The items this process runs after `item`, as far as it knows them."""
+    items = item.session.items
+    for plugin in item.config.pluginmanager.get_plugins():
+        torun = getattr(plugin, "torun", None)
+        if type(plugin).__name__ == "WorkerInteractor" and torun is not None:  # xdist worker: its queue
+            with torun.lock() as queued:
+                indices = [getattr(plugin, "nextitem_index", None), *queued]
+            return [items[i] for i in indices if isinstance(i, int)]
+    try:
+        return items[items.index(item) + 1:]
+    except ValueError:
+        return []
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -375,9 +417,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         terminalreporter.write_line(
             f"vLLM servers started: {len(started)} for {len(configs)} distinct configurations; "
             f"startup (s): " + ", ".join(f"{r['config']}={r['ready_s']:.1f}" for r in ready))
+        attached = [r["config"] for r in records if r["event"] == "attached"]
+        if attached:
+            terminalreporter.write_line(f"kept vLLM servers attached (no start): {len(attached)}")
         died = [r["config"] for r in records if r["event"] == "died"]
         if died:
             terminalreporter.write_line("vLLM servers that died mid-run: " + ", ".join(died), red=True)
+    if config.getoption("--reuse-servers") is not None:
+        kept = keeper_mod.Keeper().records()
+        terminalreporter.write_line(f"kept vLLM servers (--reuse-servers; `./run stop-servers` ends them): {len(kept)}")
+        for record in kept:
+            terminalreporter.write_line(f"  {keeper_mod.describe(record)}")
 
 
 @pytest.hookimpl(optionalhook=True)

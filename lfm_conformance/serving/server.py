@@ -41,7 +41,8 @@ def _die_with_parent() -> None:
 
 class VllmServer(OpenAIEndpoint):
     def __init__(self, config: ServeConfig, model_path: str, log_dir: Path, *, host: str = "127.0.0.1",
-                 port: int | None = None, python: str = sys.executable, api_key: str | None = None):
+                 port: int | None = None, python: str = sys.executable, api_key: str | None = None,
+                 kept: bool = False):
         self.config = config
         self.model_path = str(model_path)
         self.host = host
@@ -51,6 +52,8 @@ class VllmServer(OpenAIEndpoint):
         self.log_path = Path(log_dir) / f"{config.name}.log"
         self.proc: subprocess.Popen | None = None
         self.ready_s: float | None = None
+        self.kept = kept  # --reuse-servers: outlives the suite, under the keeper (serving/keeper.py)
+        self.reuse_key: str | None = None
 
     # -- command line -------------------------------------------------------------------------
     def command(self) -> list[str]:
@@ -88,7 +91,8 @@ class VllmServer(OpenAIEndpoint):
             log.write(f"# config {self.config.name}\n# {self.command_line()}\n")
             log.flush()
             self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env, preexec_fn=_die_with_parent)
+                                         stdin=subprocess.DEVNULL, env=env,
+                                         preexec_fn=os.setsid if self.kept else _die_with_parent)
         self._started = time.monotonic()
 
     def _refuse_bad_setup(self) -> None:
@@ -170,7 +174,42 @@ class VllmServer(OpenAIEndpoint):
     def record(self) -> dict:
         return {"config": self.config.name, "pid": self.proc.pid if self.proc else None,
                 "pgid": self.proc.pid if self.proc else None, "port": self.port,
-                "command": self.command_line(), "log": str(self.log_path), "ready_s": self.ready_s}
+                "command": self.command_line(), "log": str(self.log_path), "ready_s": self.ready_s,
+                "kept": self.kept}
+
+
+class AttachedServer(VllmServer):
+    """A kept server another run started (--reuse-servers): this run did not start it and does not
+    stop it; the keeper ends it when it has been idle long enough."""
+
+    def __init__(self, config: ServeConfig, model_path: str, kept_record: dict, **kwargs):
+        super().__init__(config, model_path, Path(kept_record["log"]).parent, port=kept_record["port"],
+                         kept=True, **kwargs)
+        self.log_path = Path(kept_record["log"])
+        self.pgid = kept_record["pgid"]
+        self.reuse_key = kept_record["key"]
+        self.ready_s = 0.0
+
+    def alive(self) -> bool:
+        try:
+            os.killpg(self.pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def ensure_alive(self) -> None:
+        if not self.alive():
+            raise ServerError(f"kept vLLM server for {self.config.name} (process group {self.pgid}) died\n"
+                              f"{self.log_tail()}")
+
+    def stop(self, grace: float = 15.0) -> None:
+        """Only for a dead or refused one: end what is left of its group."""
+        from lfm_conformance.serving.keeper import end_group
+
+        end_group(self.pgid, grace)
+
+    def record(self) -> dict:
+        return {**super().record(), "pid": self.pgid, "pgid": self.pgid, "attached": True}
 
 
 def _wait_group_gone(proc: subprocess.Popen, timeout: float) -> bool:
