@@ -1,6 +1,7 @@
 """The suite's data against the guide's own text, read at test time (suites/lfm2.5-vllm-usage-guide.md,
 parsed by lfm_conformance/data/guide.py), per model, no server: the sampling preset is the
-"Recommended Sampling" row, the Docker command is the guide's `docker run` plus the row's documented
+"Recommended Sampling" row, the serve flags are those of the guide's full `vllm serve` command for the
+model (where it prints one), the Docker command is the guide's `docker run` plus the row's documented
 changes, and the benchmark protocol is the guide's `vllm bench serve`. A matrix.yaml value or a
 command builder that drifts from the guide fails here, before any server could hide it."""
 import pytest
@@ -29,6 +30,17 @@ def guide():
 def test_preset_equals_guide_table(model, matrix, guide):
     row = matrix.models[model.name]
     check.preset_equals_guide(row.name, row.preset, guide_mod.sampling_presets(guide).get(row.hf_id))
+
+
+def test_serve_flags_equal_guide_command(model, matrix, guide):
+    """The guide's full serve commands (Function Calling / Tool Use); the other sections' `vllm serve`
+    lines show one addition each (a knob, prefix caching off) and are checked with those."""
+    row = matrix.models[model.name]
+    commands = [c.argv for c in guide.commands("Function Calling / Tool Use", "vllm serve") if c.argv[2:3] == [row.hf_id]]
+    if not commands:
+        pytest.skip(f"not applicable: the guide prints no full `vllm serve` command for {row.name}")
+    for argv in commands:
+        check.serve_flags_follow_guide(row.name, row.serve_flags, argv)
 
 
 def test_docker_command_equals_guide(model, matrix, guide, gpu):

@@ -121,6 +121,16 @@ def test_the_blackwell_image_is_the_pull_commented_blackwell(guide):
         check.guide_image(pulls[:1], blackwell=True)
 
 
+# -- serve flags --------------------------------------------------------------------------------------------
+def test_the_8b_serve_flags_are_the_guides_combined_command(guide, matrix):
+    (command,) = guide.commands("Function Calling / Tool Use", "vllm serve")
+    assert command.argv[2] == matrix.models["LFM2.5-8B-A1B"].hf_id
+    check.serve_flags_follow_guide("LFM2.5-8B-A1B", matrix.models["LFM2.5-8B-A1B"].serve_flags, command.argv)
+    with pytest.raises(CheckFailed) as failed:
+        check.serve_flags_follow_guide("LFM2.5-8B-A1B", matrix.models["LFM2.5-1.2B-Instruct"].serve_flags, command.argv)
+    assert failed.value.evidence == "missing serve flag --reasoning-parser qwen3"
+
+
 # -- the benchmark protocol -----------------------------------------------------------------------------------
 def test_the_gpu_profile_is_the_guides_protocol(guide, matrix):
     plan = benchmarks.plan(matrix, "gpu")

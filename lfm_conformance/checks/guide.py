@@ -72,6 +72,15 @@ def docker_run_follows_guide(observed: Sequence[str], guide_run: Sequence[str], 
                           " ".join(expected), " ".join(observed), evidence="; ".join(problems))
 
 
+def serve_flags_follow_guide(model: str, flags: Sequence[str], guide_serve: Sequence[str]) -> None:
+    """The model's documented serve flags (matrix.yaml flag sets) are the flags of the guide's
+    `vllm serve <its HF id> ...` command, no more, no fewer."""
+    problems = _unit_differences("serve flag", _after_model(guide_serve, positional=True), flags)
+    if problems:
+        raise CheckFailed(f"{model}: matrix.yaml serve flags are not the guide's `vllm serve` command's",
+                          " ".join(guide_serve), " ".join(flags), evidence="; ".join(problems))
+
+
 def benchmark_follows_guide(bench_args: Sequence[str], serve_args: Sequence[str], guide_bench: Sequence[str],
                             guide_serve: Sequence[str]) -> None:
     """The suite's `vllm bench serve` arguments (the GPU profile) are the guide's, and the benchmark
