@@ -19,8 +19,7 @@ PORT = 8000
 HF_CACHE = "~/.cache/huggingface"  # the guide's mount source
 
 
-def container_name(model: str, gpu: str) -> str:
-    return f"lfmc-{model}-{gpu}".lower().replace(".", "-")
+CONTAINER = "lfm2.5"  # the guide's name: one deployment per host, as the guide runs it
 
 
 def image(matrix: matrix_mod.Matrix, gpu: str) -> str:
@@ -33,7 +32,8 @@ def image(matrix: matrix_mod.Matrix, gpu: str) -> str:
 def command(matrix: matrix_mod.Matrix, model_name: str, gpu: str, *, port: int = PORT,
             hf_cache: str = HF_CACHE, served_name: str | None = None) -> list[str]:
     """The `docker run` argument list for one (model, GPU) pair; ValueError (one line) for an unknown
-    name or a pair the guide does not support. HF_TOKEN is passed by name, never by value."""
+    name or a pair the guide does not support. The guide's line with only the row's documented
+    changes (image tag, model, flags, Blackwell environment): suites/test_guide_data.py checks it."""
     if model_name not in matrix.models:
         raise ValueError(f"--model {model_name!r}: not in {matrix.path} models; allowed values: {', '.join(matrix.models)}")
     if gpu not in matrix.gpus:
@@ -44,9 +44,9 @@ def command(matrix: matrix_mod.Matrix, model_name: str, gpu: str, *, port: int =
     if not verdict.applicable:
         raise ValueError(gpu_mod.NOT_APPLICABLE + verdict.reason)
     config = gpu_mod.serve_config(matrix, matrix.serve_config(model, "gpu"), model, host_gpu)
-    cmd = ["docker", "run", "-d", "--name", container_name(model_name, gpu),
+    cmd = ["docker", "run", "-itd", "--name", CONTAINER,
            "--ipc=host", "--network", "host", "--shm-size", "16G", "--gpus", "all",
-           "-v", f"{os.path.expanduser(hf_cache)}:/root/.cache/huggingface", "-e", "HF_TOKEN"]
+           "-v", f"{os.path.expanduser(hf_cache)}:/root/.cache/huggingface"]
     for key, value in sorted(config.env.items()):
         cmd += ["-e", f"{key}={value}"]
     cmd += [image(matrix, gpu), "--model", model.hf_id]
