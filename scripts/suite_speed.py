@@ -139,6 +139,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reports", default=None, help="report folder (default: a new temporary folder)")
     ap.add_argument("--startup-rounds", type=int, default=2, help="old/new serving-mode start-ups, alternating (0: skip)")
     ap.add_argument("--only-startup", action="store_true", help="measure the serving-mode side-by-side only")
+    ap.add_argument("--installers", action="store_true",
+                    help="only: build the environment from nothing with pip and with uv (no caches), one after the other")
     ap.add_argument("extra", nargs="*", help="more pytest arguments for every run (after --)")
     args = ap.parse_args(argv)
     work = Path(args.reports or tempfile.mkdtemp(prefix="lfmc-speed-"))
@@ -147,6 +149,8 @@ def main(argv=None) -> int:
            "TOKENIZERS_PARALLELISM": "false", "PYTHONPATH": str(ROOT)}
     env.setdefault("LFMC_HOME", str(Path.home() / ".cache" / "lfm-conformance"))
     phases = []
+    if args.installers:
+        return installers(env, work)
 
     seconds, rc, venv = timed(["scripts/bootstrap.sh"], env, work / "bootstrap.log")
     phases.append(("install check (scripts/bootstrap.sh)", seconds, rc))
@@ -202,6 +206,26 @@ def main(argv=None) -> int:
     scope = "full CPU matrix" if not (args.mark or args.extra) else f"subset -m {args.mark} {' '.join(args.extra)}"
     verdict = "within" if total <= TARGET_S else "OVER"
     out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")
+    return 0
+
+
+def installers(env: dict, work: Path) -> int:
+    """scripts/bootstrap.sh from nothing with each installer (same pins, no download caches)."""
+    import shutil
+
+    rows = []
+    for tool in ("pip", "uv"):
+        home = work / f"env-{tool}"
+        shutil.rmtree(home, ignore_errors=True)
+        run_env = {**env, "LFMC_HOME": str(home), "LFMC_INSTALLER": tool, "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1"}
+        seconds, rc, venv = timed(["scripts/bootstrap.sh"], run_env, work / f"bootstrap-{tool}.log")
+        rows.append((tool, seconds, rc))
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"\nenvironment from nothing (requirements/cpu.txt + torch-swap.txt, no caches; logs in {work})")
+    for tool, seconds, rc in rows:
+        print(f"  {tool:<4} {seconds:7.1f} s  rc {rc}")
+    (_, pip_s, _), (_, uv_s, _) = rows
+    print(f"  uv / pip: {uv_s / pip_s:.2f}")
     return 0
 
 

@@ -15,7 +15,8 @@ from lfm_conformance.checks import context
 
 CAP = 2048
 CAP_ARGS = ("--max-model-len", str(CAP))
-capped = pytest.mark.serve_config(extra_args=CAP_ARGS)  # `server` is then the capped server
+# `server` is then the capped server: one per architecture on CPU (no parser flag changes the cap)
+capped = pytest.mark.serve_config(extra_args=CAP_ARGS, per_architecture=True)
 CLAMP_ROOM = 10  # output tokens left under the cap in the clamping test
 TIMEOUT_S = 300
 

@@ -70,7 +70,7 @@ def test_server_variants_not_applicable_in_remote_mode(endpoint, tmp_path, monke
                         f"--reports={tmp_path}")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "not run: needs control of the server (remote mode): the check runs on server variant " \
-           "cpu-dense-chat+tool_calling+max-model-len=2048" in result.stdout
+           "cpu-Lfm2ForCausalLM+max-model-len=2048" in result.stdout
     assert "server variant cpu-Lfm2ForCausalLM+variant=live-attention" in result.stdout
     assert " passed" not in result.stdout.splitlines()[-1]
 

@@ -103,7 +103,7 @@ class Matrix:
 
     def serve_config(self, model: Model, target_name: str, extra_args: tuple[str, ...] = (),
                      drop_flag_sets: tuple[str, ...] = (), variant: str | None = None,
-                     extra_env: dict | None = None) -> ServeConfig:
+                     extra_env: dict | None = None, per_architecture: bool = False) -> ServeConfig:
         """The server a model runs on: its documented flags (minus `drop_flag_sets`, for checks of
         what a flag changes), `extra_args`, then the target's arguments; `extra_env` on top of the target's
         environment (e.g. a speed-of-light knob). On fixture targets, models
@@ -118,12 +118,15 @@ class Matrix:
         suffix += _args_suffix(tuple(extra_args))
         suffix += "".join(f"+env={k}={v}" for k, v in sorted((extra_env or {}).items()))
         env = {**target.env, **(extra_env or {})}
-        if target.weights == "fixture" and variant:
-            # A fixture variant checks a property of the architecture (numerics: vLLM's kernels vs
-            # transformers), which neither the parser flags nor the fixture's taught weights change:
-            # one server per architecture, on the first such model's fixture, serving every model of it.
+        if target.weights == "fixture" and (variant or per_architecture):
+            # A fixture variant (numerics: vLLM's kernels vs transformers), or a check of what a flag
+            # does that no documented flag set or taught weight changes (`per_architecture`, e.g. a
+            # lowered --max-model-len), is a property of the architecture: one server per architecture,
+            # on the first such model's fixture, serving every model of it.
             peers = [m for m in self.models.values() if m.architecture == model.architecture]
-            return ServeConfig(name=f"{target_name}-{model.architecture}+variant={variant}", target=target,
+            name = f"{target_name}-{model.architecture}{_args_suffix(tuple(extra_args))}"
+            name += "".join(f"+env={k}={v}" for k, v in sorted((extra_env or {}).items()))
+            return ServeConfig(name=name + (f"+variant={variant}" if variant else ""), target=target,
                                source=peers[0].fixture, served_names=tuple(m.hf_id for m in peers),
                                args=tuple(extra_args) + target.serve_args, env=env, variant=variant)
         if target.weights == "fixture":

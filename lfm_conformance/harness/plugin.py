@@ -246,7 +246,8 @@ def _variant(node) -> dict:
         return {}
     return {"extra_args": tuple(marker.kwargs.get("extra_args", ())),
             "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ())),
-            "variant": marker.kwargs.get("variant"), "extra_env": dict(marker.kwargs.get("extra_env") or {})}
+            "variant": marker.kwargs.get("variant"), "extra_env": dict(marker.kwargs.get("extra_env") or {}),
+            "per_architecture": bool(marker.kwargs.get("per_architecture"))}
 
 
 def _model_of(item):
@@ -332,10 +333,15 @@ def _prefetch_next(item, pool: ServerPool) -> None:
     current = dict(item.user_properties).get("config")
     for upcoming in _queued_items(item):
         key = dict(upcoming.user_properties).get("config")
-        if key and key != current:
+        if key and key != current and _will_use_server(upcoming):
             model = _model_of(upcoming)
             pool.prefetch(state.matrix.serve_config(model, state.target, **_variant(upcoming)))
             return
+
+
+def _will_use_server(item) -> bool:
+    """Whether the item asks for a server: a skipped one (e.g. not applicable) starts none."""
+    return "server" in getattr(item, "fixturenames", ()) and item.get_closest_marker("skip") is None
 
 
 def _queued_items(item) -> list:

@@ -198,6 +198,7 @@ class ServerPool:
     def stop_all(self) -> None:
         if self._starter is not None:
             self._starter.shutdown(wait=True)  # a start under way finishes first, then stops below
+            self._starter = None
         for key in list(self._servers):
             self.release(key)
 
