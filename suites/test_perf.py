@@ -1,7 +1,8 @@
 """Performance (opt-in: -m perf or --perf). Guide, "Benchmarking": "Disable prefix caching for
 consistent measurements" and `vllm bench serve --dataset-name random --random-input-len 1000
 --random-output-len 1000 --request-rate 10000 --num-prompts 64 --ignore-eos`; "Speed-of-Light
-Tuning": knobs with a claimed gain, "output identical" (OINK) or "little difference" (the others).
+Tuning": knobs with a claimed gain, "output identical" (OINK) or "little difference" (the others);
+"Multi-GPU": tensor parallelism gives "no meaningful speedup" (a node with 2 GPUs only).
 
 Everything is data in matrix.yaml `benchmarks`: the protocol profile per target (a scaled-down one on
 CPU), the models that run it, the knobs and where they do not apply, the throughput baselines.
@@ -17,6 +18,7 @@ import pytest
 from lfm_conformance.checks import perf
 from lfm_conformance.data import probes
 from lfm_conformance.harness import outcomes
+from lfm_conformance.serving import gpu as gpu_mod
 from lfm_conformance.workloads import benchmarks
 
 pytestmark = pytest.mark.perf
@@ -51,6 +53,11 @@ _MEASURED: dict[tuple[str, str], dict] = {}  # (model, setting) -> outputs / fig
 
 # -- parametrization: one setting per test (baseline, or a knob), each a server configuration ------
 def pytest_generate_tests(metafunc):
+    if "parallel" in metafunc.fixturenames:  # a multi-GPU setting: its own server beside the baseline one
+        tp = _plan(metafunc.config).tensor_parallel
+        params = [] if tp is None else [pytest.param(tp, id=tp.name, marks=[
+            pytest.mark.serve_config(extra_args=_plan(metafunc.config).serve_args + tp.args), pytest.mark.xdist_group("perf")])]
+        metafunc.parametrize("parallel", params)
     if "setting" not in metafunc.fixturenames:
         return
     plan = _plan(metafunc.config)
@@ -250,6 +257,41 @@ def test_knob_throughput_vs_claim(model, setting, bench, record_property, reques
                               plan.gain_tolerance, setting.setting)
     else:
         outcomes.measured(request.node)  # the claimed gain is a GPU claim: reported, not gated, here
+
+
+def _gpus_here() -> int:
+    """GPUs nvidia-smi reports on this machine (0 without one)."""
+    text = gpu_mod.query_nvidia_smi()
+    return len(text.strip().splitlines()) if text else 0
+
+
+def test_tensor_parallel_gain_vs_claim(model, parallel, matrix, target, request, record_property):
+    """Multi-GPU: the protocol on a server with tensor parallelism (matrix.yaml benchmarks.tensor_parallel) beside
+    the baseline (size 1) server's run on the same node: "no meaningful speedup ... expect no throughput gain"."""
+    plan = benchmarks.plan(matrix, target)
+    gpus = _gpus_here()
+    if gpus < parallel.gpus:
+        pytest.skip(f"not applicable: {parallel.name} needs {parallel.gpus} GPUs on one node; "
+                    f"this run has {gpus} ({target})")
+    if not plan.runs_protocol(model):
+        pytest.skip(f"not applicable: the protocol runs on {', '.join(plan.models)} on {target}")
+    server = request.getfixturevalue("server")
+    figures = _protocol(server, model, plan.profile)
+    base = _MEASURED.get((model.name, "baseline"), {}).get("figures")
+    gain = figures["output_throughput"] / base["output_throughput"] - 1 if base else None
+    record_property("figures", {"kind": "perf", "test": "tensor_parallel", "model": model.name,
+                                "where": benchmarks.where(matrix, target), "setting": parallel.setting,
+                                "claim": parallel.guide, "max_gain": parallel.max_gain, "measured_gain": gain,
+                                "gpus": gpus, **figures,
+                                "baseline_output_throughput": base["output_throughput"] if base else None})
+    if base is None:
+        pytest.skip("not run: no baseline protocol figures in this run (test_benchmark_protocol not selected); "
+                    f"measured {figures['output_throughput']:.1f} tok/s with {parallel.setting}")
+    if plan.gain_tolerance is None:
+        outcomes.measured(request.node)  # a target that gates no claimed gain (fixtures): reported only
+        return
+    perf.tensor_parallel_gain_within_claim(base["output_throughput"], figures["output_throughput"],
+                                           parallel.max_gain, parallel.setting)
 
 
 def _claim_applies(plan, knob, blackwell: bool) -> bool:

@@ -3,10 +3,17 @@ repetition_penalty; "top_k, min_p, and repetition_penalty are vLLM extra samplin
 via extra_body on the OpenAI client (or top-level in a raw /v1/... request)"; "Do not bake these into
 vllm serve — they are per-request client defaults, not server flags."
 
+vLLM's default `--generation-config auto` also takes sampling defaults from the checkpoint's
+generation_config.json and applies them to every request that leaves a parameter unset (reported at
+start-up); a request carrying the guide's preset must still be sampled with the preset alone.
+
 Chat models are probed with the "hello" chat probe, the completions-only Base model with the
 "thermodynamics" completion prompt. Each parameter is shown to take effect (not merely be accepted):
 the output with it differs from the same request without it.
 """
+import json
+from pathlib import Path
+
 import httpx
 import openai
 import pytest
@@ -103,3 +110,37 @@ def test_out_of_range_value_rejected(model, server, name, value):
 
 def test_server_command_has_no_sampling_flags(model, server):
     sampling.no_sampling_flags(server.command())
+
+
+def _checkpoint_generation_config(server, serve_config) -> dict | None:
+    """The served checkpoint's generation_config.json (the fixture's folder, or the HF cache's copy of
+    the real weights); None when it is not at hand."""
+    if serve_config.target.weights == "fixture":
+        path = Path(server.model_path) / "generation_config.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(server.model_path, "generation_config.json")
+        path = Path(found) if isinstance(found, str) else None
+    try:
+        return json.loads(path.read_text(encoding="utf-8")) if path else None
+    except OSError:
+        return None
+
+
+def test_preset_request_gets_no_server_default(model, server, serve_config, record_property):
+    """The defaults vLLM reports applying (read from its start-up log) leave a request carrying the guide's
+    preset, max_tokens unset, with the preset alone: none fills a parameter the preset leaves out (top_p,
+    the other filter, penalties, max_tokens). The checkpoint's generation_config.json and what a request
+    without any sampling parameter gets are recorded beside it."""
+    defaults, source = sampling.served_defaults(server.log_text())
+    shipped = sampling.shipped_defaults(_checkpoint_generation_config(server, serve_config))
+    record_property("figures", {
+        "kind": "sampling_defaults", "model": model.name, "server_defaults": defaults, "source": source,
+        "checkpoint_sampling": shipped, "preset": model.preset,
+        "preset_request": sampling.effective_params(model.preset, defaults),
+        "bare_request": sampling.effective_params({}, defaults)})
+    if shipped and not defaults:
+        pytest.skip(f"not run: the checkpoint's generation_config.json sets {shipped} but the server log reports no "
+                    "sampling defaults: cannot tell what this vLLM applies")
+    sampling.preset_gets_no_server_default(model.preset, defaults, source)

@@ -27,6 +27,14 @@ def test_cpu_plan_reads_the_guide_protocol_and_knobs():
     assert gpu.knob_skip_reason(knobs["oink-ops"], moe, "H100") is None  # checked to be inert off Blackwell
 
 
+def test_tensor_parallel_setting_is_read_for_every_target():
+    m = matrix.load()
+    for target in ("cpu", "gpu"):
+        tp = benchmarks.plan(m, target).tensor_parallel
+        assert (tp.name, tp.args, tp.gpus, tp.max_gain) == ("tensor-parallel-2", ("--tensor-parallel-size", "2"), 2, 0.05)
+        assert tp.setting == "--tensor-parallel-size 2"
+
+
 def test_knob_config_names_are_readable_and_distinct():
     m = matrix.load()
     model = m.models["LFM2.5-230M"]
@@ -48,7 +56,8 @@ def test_knob_config_names_are_readable_and_distinct():
     (lambda b: b["baselines"].append({"model": "LFM2.5-230M", "where": "TPU", "metric": "output_throughput",
                                       "value": 1, "rtol": 0.1, "source": "x"}), "'TPU' is not allowed"),
     (lambda b: b["knobs"][0].update(promise="faster"), "'faster' is not allowed; allowed values: identical"),
-], ids=["unknown-profile", "unknown-model", "unknown-gpu", "bad-promise"])
+    (lambda b: b["tensor_parallel"].update(gpus=1), "benchmarks.tensor_parallel.gpus: "),
+], ids=["unknown-profile", "unknown-model", "unknown-gpu", "bad-promise", "tensor-parallel-on-one-gpu"])
 def test_bad_benchmarks_data_names_field_and_allowed_values(matrix_data, write_matrix, edit, message):
     edit(matrix_data["benchmarks"])
     path = write_matrix(matrix_data)

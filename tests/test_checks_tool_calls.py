@@ -105,3 +105,31 @@ def test_stream_with_leaked_marker_fails():
     chunks[0]["choices"][0]["delta"]["content"] = "<|tool_call_end|>"
     with pytest.raises(CheckFailed, match="leaked into content"):
         tool_calls.tool_calls_parsed(tool_calls.reassemble(chunks), SCHEMAS)
+
+
+# -- tools sent to a model without tool support (suites/test_tools_unsupported.py) ---------------------
+# vLLM 0.32 serving LFM2.5-1.2B-JP without the tool flags, the guide's SDK call with tools (no tool_choice).
+AUTO_REFUSED = {"error": {"message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set',
+                          "type": "BadRequestError", "param": None, "code": 400}}
+ANSWERED = {"choices": [{"index": 0, "finish_reason": "stop", "message": {
+    "role": "assistant", "content": '[get_weather(location="Paris")]', "tool_calls": []}}]}
+
+
+def test_tools_not_served_accepts_a_refusal_or_an_answer_without_calls():
+    assert tool_calls.tools_not_served(400, AUTO_REFUSED, 200).startswith("refused (HTTP 400")
+    assert tool_calls.tools_not_served(200, ANSWERED, 200) == "answered without tool_calls (HTTP 200, finish_reason 'stop')"
+
+
+@pytest.mark.parametrize("status,body,health,problem", [
+    (200, RECORDED, 200, "tool_calls returned by a model the guide lists without tool support"),
+    (200, _broken(lambda c: c["message"].update(tool_calls=[])), 200,
+     "tool_calls returned by a model the guide lists without tool support"),  # finish_reason tool_calls, no calls
+    (500, {"error": {"message": "Internal Server Error", "type": "InternalServerError", "code": 500}}, 200,
+     "server error where a client error is due"),
+    (400, {"detail": "bad"}, 200, "the rejection carries no error message"),
+    (400, AUTO_REFUSED, 503, "the server is unhealthy after a tools request"),
+    (0, "no HTTP answer: Connection refused", 0, "the server is unhealthy after a tools request"),
+], ids=["tool-calls-present", "finish-reason-tool-calls", "5xx", "4xx-not-openai-shaped", "unhealthy-after", "died"])
+def test_tools_not_served_fails_naming_problem(status, body, health, problem):
+    with pytest.raises(CheckFailed, match=problem):
+        tool_calls.tools_not_served(status, body, health)

@@ -104,6 +104,53 @@ def test_blackwell_env_and_context_cap_added_to_gpu_server(m, matrix_data, write
     assert t4.args[:2] == ("--max-model-len", "8192")
 
 
+# vLLM's own dtype choice for BF16 weights served with --dtype auto (its default), run in a child process on
+# vLLM's CUDA platform code with the device's compute capability faked (the platform's compiled ops are
+# stubbed: only its Python dtype rule runs). T4 is Turing, compute capability 7.5; L4 is Ada, 8.9.
+AUTO_DTYPE = """
+import sys, types
+sys.modules["vllm._C_stable_libtorch"] = types.ModuleType("vllm._C_stable_libtorch")
+from unittest import mock
+import torch
+from vllm.platforms import cuda
+from vllm.platforms.interface import DeviceCapability
+import vllm.config.model as model_config
+platform = cuda.CudaPlatform
+for device in sys.argv[1:]:
+    name, major, minor = device.split(":")
+    capability = DeviceCapability(int(major), int(minor))
+    with mock.patch.object(platform, "get_device_capability", classmethod(lambda cls, device_id=0: capability)), \\
+         mock.patch.object(platform, "get_device_name", classmethod(lambda cls, device_id=0: name)), \\
+         mock.patch.object(model_config, "current_platform", platform()):
+        print(name, model_config._resolve_auto_dtype("lfm2", torch.bfloat16, is_pooling_model=False), sep="=")
+"""
+
+
+def _vllm_auto_dtypes(*devices: str) -> tuple[dict[str, str], str]:
+    """{device name: the dtype vLLM picks} for devices "NAME:MAJOR:MINOR", and what vLLM logged."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", AUTO_DTYPE, *devices], capture_output=True, text=True, timeout=300)
+    if out.returncode != 0 and "No module named 'vllm" in out.stderr:
+        pytest.skip("not run: no vLLM installed here")
+    assert out.returncode == 0, out.stderr[-2000:]
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line), out.stderr
+
+
+def test_t4_serves_bf16_weights_in_float16_through_vllms_auto_dtype(m):
+    """Erratum t4-bf16: the suite passes no --dtype on a GPU (vLLM's default --dtype auto); on a T4, which
+    has no BF16, vLLM then serves the BF16 checkpoints in float16, saying so in its log; on L4 in bfloat16."""
+    for name, model in m.models.items():
+        if "T4" in model.gpus:
+            t4 = gpu_mod.serve_config(m, m.serve_config(model, "gpu"), model, gpu_mod.host_gpu(m, "T4"))
+            assert not any(a == "--dtype" or a.startswith("--dtype=") for a in t4.args), (name, t4.args)
+    dtypes, log = _vllm_auto_dtypes("Tesla T4:7:5", "NVIDIA L4:8:9")
+    assert dtypes == {"Tesla T4": "torch.float16", "NVIDIA L4": "torch.bfloat16"}
+    assert "Your device 'Tesla T4' (with compute capability 7.5) doesn't support torch.bfloat16. Falling back to " \
+           "torch.float16 for compatibility." in log
+
+
 def test_context_cap_for_unknown_model_rejected(matrix_data, write_matrix):
     matrix_data["fleet"]["context_caps"] = {"LFM2.5-9B": {"T4": 8192}}
     with pytest.raises(matrix_mod.MatrixError, match=r"fleet.context_caps: .*'LFM2.5-9B'.*allowed values"):

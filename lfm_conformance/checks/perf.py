@@ -105,3 +105,20 @@ def knob_accepted(knob: str, rejection: str | None) -> None:
     if rejection:
         raise CheckFailed(f"vLLM rejects the documented setting {knob}", f"{knob} is accepted (guide: Speed-of-Light "
                           "Tuning)", excerpt(rejection, 300))
+
+
+def tensor_parallel_gain_within_claim(single: float, parallel: float, max_gain: float, setting: str) -> float:
+    """Multi-GPU: "tensor parallelism gives no meaningful speedup ... expect no throughput gain". The
+    output throughput with `setting` over the one without it (tensor parallel size 1, same node) is at
+    most 1 + max_gain; returns the measured gain (with / without - 1)."""
+    if not single or single <= 0 or parallel is None:
+        raise CheckFailed(f"no throughput to compare {setting} with",
+                          "output throughput measured with and without the setting",
+                          f"without: {single!r}; with: {parallel!r}")
+    gain = parallel / single - 1
+    if gain > max_gain:
+        raise CheckFailed(f"{setting} gives a meaningful speedup, where the guide expects none",
+                          f"output throughput gain <= {max_gain * 100:+.1f}% (guide: no meaningful speedup, "
+                          "expect no throughput gain)",
+                          f"{gain * 100:+.1f}% ({parallel:.1f} tok/s with {setting} vs {single:.1f} without)")
+    return gain

@@ -10,6 +10,7 @@ import re
 import jsonschema
 
 from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks.http import refused_as_client_error
 
 MARKERS = ("<|tool_call_start|>", "<|tool_call_end|>")
 PYTHONIC_CALL = re.compile(r"\[\s*[A-Za-z_][\w.]*\(.*?\)\s*(,\s*[A-Za-z_][\w.]*\(.*?\)\s*)*\]", re.S)
@@ -146,3 +147,26 @@ def reassemble(chunks: list[dict]) -> dict:
             finish = choice.get("finish_reason") or finish
     message["tool_calls"] = [calls[i] for i in sorted(calls)]
     return {"choices": [{"index": 0, "message": message, "finish_reason": finish}]}
+
+
+def tools_not_served(status: int, body, health_status: int) -> str:
+    """A tools request to a model the guide lists without tool support (served without the tool flags):
+    no OpenAI tool_calls come back. Either a client refusal (HTTP 4xx with an OpenAI error object) or an
+    answer (HTTP 200) without tool_calls keeps that promise; tool_calls, a 5xx or a server that stops
+    answering /health do not. Returns what the server did, in words, for the test's figures."""
+    expected = ("no tool_calls: HTTP 4xx with an OpenAI error object, or HTTP 200 without tool_calls; "
+                "the server healthy after it")
+    if health_status != 200:
+        raise CheckFailed("the server is unhealthy after a tools request to a model without tool support", expected,
+                          f"GET /health {health_status} (request answered HTTP {status})", excerpt(body))
+    if status == 200:
+        if not isinstance(body, dict):
+            raise CheckFailed("HTTP 200 without a chat completion body", expected, f"HTTP 200: {excerpt(body)}")
+        message, finish = message_of(body)
+        if message.get("tool_calls") or finish == "tool_calls":
+            raise CheckFailed("tool_calls returned by a model the guide lists without tool support", expected,
+                              f"HTTP 200, finish_reason {finish!r}, tool_calls {excerpt(message.get('tool_calls'))}",
+                              excerpt(body))
+        return f"answered without tool_calls (HTTP 200, finish_reason {finish!r})"
+    message = refused_as_client_error(status, body, "a tools request to a model without tool support", expected)
+    return f"refused (HTTP {status}: {excerpt(message, 200)})"

@@ -53,6 +53,22 @@ class Knob:
 
 
 @dataclass(frozen=True)
+class TensorParallel:
+    """A multi-GPU server setting (matrix.yaml benchmarks.tensor_parallel): the guide claims no
+    meaningful throughput gain from it; it needs `gpus` GPUs on one node."""
+
+    name: str
+    args: tuple[str, ...]
+    gpus: int
+    guide: str
+    max_gain: float  # "no meaningful speedup": with / without - 1 at most this
+
+    @property
+    def setting(self) -> str:
+        return " ".join(self.args)
+
+
+@dataclass(frozen=True)
 class Baseline:
     model: str
     where: str  # target (fixture weights) or GPU name
@@ -75,6 +91,7 @@ class Plan:
     gain_tolerance: float | None  # None: claimed gains are reported, not gated
     knobs: tuple[Knob, ...] = field(default_factory=tuple)
     baselines: tuple[Baseline, ...] = field(default_factory=tuple)
+    tensor_parallel: TensorParallel | None = None
 
     def runs_protocol(self, model: Model) -> bool:
         return self.models is None or model.name in self.models
@@ -125,7 +142,14 @@ def plan(matrix: Matrix, target: str) -> Plan:
         knobs=knobs,
         baselines=tuple(Baseline(b["model"], b["where"], b["metric"], float(b["value"]), float(b["rtol"]),
                                  b["source"]) for b in data["baselines"]),
+        tensor_parallel=_tensor_parallel(data.get("tensor_parallel")),
     )
+
+
+def _tensor_parallel(row: dict | None) -> TensorParallel | None:
+    if not row:
+        return None
+    return TensorParallel(row["name"], tuple(row["args"]), int(row["gpus"]), row["guide"], float(row["max_gain"]))
 
 
 def serve(base_url: str, model_path: str, served_name: str, profile: Profile, seed: int = 0) -> dict:
