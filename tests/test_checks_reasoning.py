@@ -1,4 +1,6 @@
 """Reasoning checks pass on conforming responses and fail, naming the problem, on broken ones."""
+import re
+
 import pytest
 
 from lfm_conformance.checks import CheckFailed, reasoning
@@ -69,3 +71,28 @@ def test_swapped_fields_fail_the_split_as_written():
     think, answer = reasoning.taught_split("<think>45 minutes is 0.75 hours. 60 / 0.75 = 80.</think>The speed is 80 km/h.")
     with pytest.raises(CheckFailed, match="not split as the model wrote them"):
         reasoning.split_equals(swapped, think, answer)
+
+
+# -- the chain of thought under the published Modal flags (suites/test_modal_published_flags.py) ---------
+THOUGHT = "45 minutes is 0.75 hours. 60 / 0.75 = 80."
+SPLIT = _response("The speed is 80 km/h.", reasoning=THOUGHT)
+
+
+
+
+def test_thinking_kept_out_of_content_passes_on_a_split_reply():
+    reasoning.thinking_kept_out_of_content(SPLIT, THOUGHT)
+    reasoning.thinking_kept_out_of_content(SPLIT)
+
+
+@pytest.mark.parametrize("response,observed", [
+    (_response(f"<think>{THOUGHT}</think>The speed is 80 km/h.", reasoning=None),
+     r"\(holding <think>, </think>, the model's thought\); reasoning fields ''$"),
+    (_response(f"{THOUGHT}The speed is 80 km/h.", reasoning=None), r"\(holding the model's thought\); reasoning fields ''$"),
+    (_response("The speed is 80 km/h.", reasoning=None), r"\(no <think> tag visible\); reasoning fields ''$"),
+    (_response("</think>The speed is 80 km/h.", reasoning=THOUGHT), r"\(holding </think>\); reasoning '45 minutes"),
+], ids=["whole-reply-in-content", "tags-stripped", "nothing-split-out", "tag-leaked-beside-a-split"])
+def test_thinking_left_in_content_fails_naming_where_it_went(response, observed):
+    with pytest.raises(CheckFailed, match="^the chain of thought is not split out of content") as exc:
+        reasoning.thinking_kept_out_of_content(response, THOUGHT)
+    assert re.search(observed, exc.value.observed), exc.value.observed

@@ -104,3 +104,21 @@ def reasoning_split_before_tool_call(response: dict) -> None:
         raise CheckFailed("no reasoning alongside the tool call", "the <think> text in a reasoning field",
                           "reasoning fields empty", excerpt(message))
     no_tags_in_content(message)
+
+
+def thinking_kept_out_of_content(response: dict, thought: str | None = None) -> None:
+    """The chain of thought is split out of content: a reasoning field holds it, and content carries no
+    <think>/</think> nor (where the model's thought is known: the CPU stand-ins) the thought itself."""
+    message, _ = message_of(response)
+    content = message.get("content") or ""
+    visible = [tag for tag in TAGS if tag in content]
+    if thought and thought.strip() and thought.strip() in content:
+        visible.append("the model's thought")
+    if visible or not reasoning_text(message).strip():
+        raise CheckFailed(
+            "the chain of thought is not split out of content",
+            "the <think> text in a reasoning field and the answer alone in content (the guide: --reasoning-parser "
+            "qwen3 for 8B-A1B and 1.2B-Thinking)",
+            f"content {excerpt(content, 300)!r} ({'holding ' + ', '.join(visible) if visible else 'no <think> tag visible'}); "
+            f"{field_in_use(message) or 'reasoning fields'} {excerpt(reasoning_text(message), 300)!r}",
+            excerpt(message))
