@@ -2,7 +2,6 @@
 configuration, one start ahead at most, only with memory to spare, and none is left behind (a
 stand-in HTTP server replaces vLLM here; the suites show it with real servers)."""
 import dataclasses
-import os
 import sys
 import textwrap
 import time
@@ -11,6 +10,7 @@ import pytest
 
 from lfm_conformance.data import matrix as matrix_mod
 from lfm_conformance.serving import pool as pool_mod
+from lfm_conformance.serving.keeper import group_alive
 from lfm_conformance.serving.pool import ServerPool
 from lfm_conformance.serving.server import VllmServer
 
@@ -45,14 +45,6 @@ def pool(tmp_path, monkeypatch):
     pool.stop_all()
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def _events(tmp_path) -> list[str]:
     import json
 
@@ -82,7 +74,7 @@ def test_a_prefetched_server_outlives_the_start_and_stop_all_ends_it(pool, confi
     time.sleep(1.0)  # PR_SET_PDEATHSIG follows the starting thread: the starter thread must live on
     assert server.alive()
     pool.stop_all()
-    assert not _group_alive(server.proc.pid)
+    assert not group_alive(server.proc.pid)
 
 
 def test_stop_all_waits_for_a_start_under_way(pool, configs, tmp_path):
