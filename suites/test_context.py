@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from lfm_conformance.checks import context
+from lfm_conformance.serving.server import ServerError
 
 CAP = 2048
 CAP_ARGS = ("--max-model-len", str(CAP))
@@ -57,6 +58,27 @@ def test_prompt_filling_documented_context_rejected(model, server):
     status, body = _complete(server, model, [_word_id(server, model)] * model.context, max_tokens=1)
     context.healthy(_health(server), f"a {model.context}-token prompt")
     context.no_room_for_output_rejected(status, body, model.context)
+
+
+# -- above the documented context ("up to 32K; 128K on 8B-A1B") ---------------------------------
+@pytest.mark.serve_config(extra_args=lambda model: ("--max-model-len", str(model.context + 1)), per_architecture=True)
+def test_max_model_len_above_documented_context_refused(model, serve_config, server_pool, record_property):
+    """One token more than the documented context: the server must not start, or serve at most the
+    documented context. (On CPU the fixture is built at the documented context: real weights only.)"""
+    asked = model.context + 1
+    try:
+        server = server_pool.get(serve_config)
+    except ServerError as exc:  # did not start: refused, if its log says so in numbers
+        if not context.refusal_names_cap(str(exc), asked, model.context):
+            raise RuntimeError(f"the server did not start, and not over --max-model-len {asked}: "
+                               f"nothing checked\n{exc}") from None  # ERROR: the suite could not check
+        record_property("figures", {"kind": "max_model_len_above_documented", "asked": asked,
+                                    "outcome": "refused at start-up"})
+        context.cap_above_documented_refused(model.context, asked, started=False, served_max=None)
+        return
+    served = next((m.get("max_model_len") for m in server.get_json("/v1/models")["data"] if m["id"] == model.hf_id), None)
+    context.cap_above_documented_refused(model.context, asked, started=True, served_max=served,
+                                         evidence=f"/v1/models for {model.hf_id}: max_model_len {served}")
 
 
 # -- under a lowered cap (--max-model-len 2048) -------------------------------------------------

@@ -142,3 +142,26 @@ def test_max_tokens_over_context_not_rejected_fails(status, body, match):
 def test_unhealthy_after_rejection_fails():
     with pytest.raises(CheckFailed, match="unhealthy after a 2049-token prompt"):
         context.healthy(503, "a 2049-token prompt")
+
+
+# -- --max-model-len above the documented context ("up to 32K; 128K on 8B-A1B") -----------------
+@pytest.mark.parametrize("started, served", [(False, None), (True, 32768), (True, 2048)],
+                         ids=["refused-at-start-up", "clamped-to-documented", "below"])
+def test_a_cap_above_documented_refused_or_clamped_passes(started, served):
+    context.cap_above_documented_refused(32768, 32769, started=started, served_max=served)
+
+
+@pytest.mark.parametrize("served", [32769, None], ids=["served-as-asked", "not-reported"])
+def test_a_cap_above_documented_served_fails(served):
+    with pytest.raises(CheckFailed, match="above the documented context was accepted") as info:
+        context.cap_above_documented_refused(32768, 32769, started=True, served_max=served)
+    assert f"serves max_model_len {served}" in info.value.observed
+
+
+def test_a_start_up_refusal_counts_only_when_it_names_both_numbers():
+    header = "# config cpu-x\n# python -m vllm... --max-model-len 32769\n"
+    echo = "INFO non-default args: {'max_model_len': 32769, 'x': 32768}\n"
+    refusal = "  Value error, User-specified max_model_len (32769) is greater than the derived max_model_len " \
+              "(max_position_embeddings=32768.0 or model_max_length=None in model's config.json)."
+    assert context.refusal_names_cap(header + echo + refusal, 32769, 32768)
+    assert not context.refusal_names_cap(header + echo + "RuntimeError: out of memory", 32769, 32768)

@@ -119,3 +119,23 @@ def max_tokens_over_context_rejected(status: int, body, limit: int, max_tokens: 
     if missing:
         raise CheckFailed(f"the rejection does not name max_tokens and the context limit (no {', no '.join(missing)})",
                           expected, message, excerpt(body))
+
+
+def cap_above_documented_refused(documented: int, requested: int, started: bool, served_max: int | None,
+                                 evidence: str = "") -> None:
+    """`--max-model-len` goes "up to" the documented context: a server asked for more either does
+    not start, or serves at most the documented context; serving the larger cap breaks the promise."""
+    if not started or (served_max is not None and served_max <= documented):
+        return
+    raise CheckFailed("a --max-model-len above the documented context was accepted",
+                      f"the server refuses --max-model-len {requested} (documented context {documented}) "
+                      f"or serves at most {documented}",
+                      f"it started and serves max_model_len {served_max}", evidence)
+
+
+def refusal_names_cap(log_text: str, asked: int, documented: int) -> bool:
+    """Whether a server that did not start says why in numbers: a log line (not the suite's own
+    command header, not vLLM's echo of its arguments) naming both the asked and the allowed context."""
+    allowed = re.compile(rf"\b{documented}(\.0)?\b")
+    return any(str(asked) in line and allowed.search(line) and "non-default args" not in line
+               for line in log_text.splitlines() if not line.lstrip().startswith("#"))

@@ -197,10 +197,10 @@ def pytest_generate_tests(metafunc):
     state = _state(metafunc.config)
     required = [m.args[0] for m in metafunc.definition.iter_markers("requires")]
     params = []
-    variant = _variant(metafunc.definition)
     for model in state.matrix.models.values():
         if state.remote is not None and model.hf_id != state.remote.model_path:
             continue  # remote mode tests the one model the endpoint serves
+        variant = _variant(metafunc.definition, model)
         serve = state.matrix.serve_config(model, state.target, **variant)
         marks = [getattr(pytest.mark, model.marker), pytest.mark.xdist_group(serve.name)]
         marks += [getattr(pytest.mark, cap) for cap in model.capabilities]
@@ -240,11 +240,14 @@ def pytest_collection_modifyitems(session, config, items):
     state.remaining = Counter(k for k, _, _ in keyed if k)
 
 
-def _variant(node) -> dict:
+def _variant(node, model=None) -> dict:
     marker = node.get_closest_marker("serve_config")
     if marker is None:
         return {}
-    return {"extra_args": tuple(marker.kwargs.get("extra_args", ())),
+    extra_args = marker.kwargs.get("extra_args", ())
+    if callable(extra_args):  # arguments that depend on the model, e.g. its documented context
+        extra_args = extra_args(model or _model_of(node))
+    return {"extra_args": tuple(extra_args),
             "drop_flag_sets": tuple(marker.kwargs.get("drop_flag_sets", ())),
             "variant": marker.kwargs.get("variant"), "extra_env": dict(marker.kwargs.get("extra_env") or {}),
             "per_architecture": bool(marker.kwargs.get("per_architecture"))}
