@@ -161,11 +161,11 @@ def test_benchmark_protocol(model, setting, bench, record_property, request):
     output throughput gated against the (model, GPU/target) baseline."""
     plan, where, blackwell, server = bench
     figures = _protocol(server, model, plan.profile)
-    _MEASURED.setdefault((model.name, "baseline"), {})["figures"] = figures
+    _MEASURED.setdefault((model.name, "baseline"), {})["figures"] = {**figures, "startup_s": server.ready_s}
     base = plan.baseline(model.name, where)
     record_property("figures", {"kind": "perf", "test": "protocol", "model": model.name, "where": where,
                                 "profile": vars(plan.profile), "server_args": list(server.config.args),
-                                **figures, "baseline": vars(base) if base else None})
+                                **figures, "startup_s": server.ready_s, "baseline": vars(base) if base else None})
     if not plan.throughput_gate:
         outcomes.measured(request.node)  # the target gates no throughput (matrix.yaml benchmarks.targets)
     elif base is None:
@@ -239,19 +239,24 @@ def test_knob_throughput_vs_claim(model, setting, bench, record_property, reques
     """The protocol with the knob, side by side with the baseline server's run; the gain is compared
     with the guide's claim where the claim applies (GPU; Blackwell for OINK)."""
     plan, where, blackwell, server = bench
-    if setting.measure != "output_throughput":
-        pytest.skip(f"not applicable: {setting.name}'s claim is about {setting.measure}: test_tokenization_bound_ttft "
-                    "measures it")
     figures = _protocol(server, model, plan.profile)
     base = _MEASURED.get((model.name, "baseline"), {}).get("figures")
     gain = figures["output_throughput"] / base["output_throughput"] - 1 if base else None
+    # Start-up beside the baseline server's: what -O3 trades ("a longer one-time startup/compile").
     record_property("figures", {"kind": "perf", "test": "knob_throughput", "model": model.name, "where": where,
                                 "knob": setting.name, "setting": setting.setting, "claim": setting.guide,
                                 "claimed_gain": setting.claimed_gain, "measured_gain": gain, **figures,
-                                "baseline_output_throughput": base["output_throughput"] if base else None})
+                                "baseline_output_throughput": base["output_throughput"] if base else None,
+                                "startup_s": server.ready_s, "baseline_startup_s": base.get("startup_s") if base else None})
     if base is None:
         pytest.skip("not run: no baseline protocol figures in this run (test_benchmark_protocol not selected); "
                     f"measured {figures['output_throughput']:.1f} tok/s with {setting.setting}")
+    if setting.measure != "output_throughput":
+        # A knob whose claim is about another figure (FASTOKENS: TTFT, test_tokenization_bound_ttft): its
+        # decode throughput beside the baseline's is measured ("doesn't show up in steady-state decode
+        # throughput"), not gated: one run's ratio on a shared machine is no verdict.
+        outcomes.measured(request.node)
+        return
     if _claim_applies(plan, setting, blackwell):
         perf.gain_meets_claim(base["output_throughput"], figures["output_throughput"], setting.claimed_gain,
                               plan.gain_tolerance, setting.setting)
