@@ -127,11 +127,11 @@ def test_errata_rows_say_which_reading_the_suite_checks_per_gpu(matrix):
     moe = next(e for e in claims.errata if e.id == "8b-a1b-gpus")
     rows = {r["gpu"]: r for r in coverage.erratum_view(moe, matrix)["rows"]}
     assert rows["T4"] == {"gpu": "T4", "readings": [], "suite": "n/a"}
-    assert rows["L4"] == {"gpu": "L4", "readings": ["table-24gb", "sizing-l4-a10g"], "suite": "n/a"}
+    assert rows["L4"] == {"gpu": "L4", "readings": ["table-24gb", "sizing-l4-a10g"], "suite": "runs"}
     assert rows["H100"]["readings"] == ["table-24gb", "sizing-l4-a10g", "prose-list"] and rows["H100"]["suite"] == "runs"
-    stale = claims_mod.Erratum(moe.id, moe.about, moe.models, moe.readings, "table-24gb", moe.why)
+    stale = claims_mod.Erratum(moe.id, moe.about, moe.models, moe.readings, "prose-list", moe.why)
     assert coverage.suite_reading_problems(stale, matrix)[0] == (
-        "erratum 8b-a1b-gpus: on L4 the suite n/a but reading table-24gb (suite_checks) says runs")
+        "erratum 8b-a1b-gpus: on L4 the suite runs but reading prose-list (suite_checks) says n/a")
 
 
 def test_an_invalid_claims_file_is_an_error_entry_not_a_crash(tmp_path, matrix):

@@ -60,7 +60,7 @@ def test_docker_refuses_unsupported_pair_and_unknown_names(m, capsys):
 # -- Modal plan ---------------------------------------------------------------------------------------
 def test_plan_covers_every_pair_with_reasons(m):
     pairs = fleet.plan(m)
-    assert len(pairs) == 90 and sum(p.applicable for p in pairs) == 7 * 9 + 3 * 3
+    assert len(pairs) == 90 and sum(p.applicable for p in pairs) == 7 * 9 + 8 + 2 * 3
     assert all(p.reason.startswith(("LFM2.5-8B-A1B needs", "the guide lists")) for p in pairs if not p.applicable)
     assert all(p.modal_gpu in MODAL_GPUS for p in pairs)
     assert len({p.app_name for p in pairs}) == 90
@@ -106,7 +106,7 @@ def test_serve_spec_and_pair_commands(m, tmp_path):
 def test_github_matrix_per_backend(m):
     pairs = fleet.plan(m)
     modal_jobs = fleet.github_matrix(m, pairs, "modal")["include"]
-    assert len(modal_jobs) == 72 and {"model": "LFM2.5-8B-A1B", "gpu": "H100", "slug": "LFM2.5-8B-A1B-H100",
+    assert len(modal_jobs) == 77 and {"model": "LFM2.5-8B-A1B", "gpu": "H100", "slug": "LFM2.5-8B-A1B-H100",
                                       "runs-on": "ubuntu-latest"} in modal_jobs
     hosted = fleet.github_matrix(m, pairs, "self-hosted")["include"]
     assert [j["runs-on"] for j in hosted][-1] == ["self-hosted", "linux", "gpu-b200"] and len(hosted) == 9

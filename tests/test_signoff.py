@@ -156,8 +156,8 @@ def test_guide_errata_show_both_readings_and_the_suites_per_gpu():
     md, page = signoff.render_markdown(doc), signoff.render_html(doc)
     assert "## Guide errata" in md and "### 8b-a1b-gpus: which GPUs LFM2.5-8B-A1B runs on (LFM2.5-8B-A1B)" in md
     assert '- **prose-list** (guide, Pick a model / GPU): "the 8B-A1B MoE and the VL models run on H100, H200, and B200."' in md
-    assert "- **The suite checks:** prose-list: matrix.yaml gpu_groups.large" in md
-    assert "| L4 | table-24gb, sizing-l4-a10g | n/a |" in md and "| T4 | prose-t4 | runs |" in md
+    assert "- **The suite checks:** table-24gb: matrix.yaml gpu_groups.gpus_24gb" in md
+    assert "| L4 | table-24gb, sizing-l4-a10g | runs |" in md and "| T4 | prose-t4 | runs |" in md
     assert "<h3>oink-230m: whether VLLM_USE_OINK_OPS=1 is applied to LFM2.5-230M on Blackwell" in page
 
 
