@@ -423,9 +423,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         started = [r for r in records if r["event"] == "started"]
         configs = {r["config"] for r in started}
         ready = [r for r in records if r["event"] == "ready"]
-        terminalreporter.write_line(
-            f"vLLM servers started: {len(started)} for {len(configs)} distinct configurations; "
-            f"startup (s): " + ", ".join(f"{r['config']}={r['ready_s']:.1f}" for r in ready))
+        if started:
+            terminalreporter.write_line(
+                f"vLLM servers started: {len(started)} for {len(configs)} distinct configurations; "
+                f"startup (s): " + ", ".join(f"{r['config']}={r['ready_s']:.1f}" for r in ready))
         attached = [r["config"] for r in records if r["event"] == "attached"]
         if attached:
             terminalreporter.write_line(f"kept vLLM servers attached (no start): {len(attached)}")
