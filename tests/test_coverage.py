@@ -84,6 +84,12 @@ def test_gpu_only_and_real_weights_only_on_cpu_but_checked_on_a_gpu(matrix):
     assert status_of(matrix, weights_claim, [rec(where="H100")], where="H100")[0] == "verified"
 
 
+@pytest.mark.parametrize("label", [{"gpu_only": "needs the GPU"}, {"real_weights_only": "built from matrix.yaml"}])
+@pytest.mark.parametrize("status", ["fail", "error", "unexpected-pass"])
+def test_a_check_failing_on_cpu_fails_a_gpu_only_or_real_weights_claim_too(matrix, label, status):
+    assert status_of(matrix, claim(**label), [rec(), rec(status=status, model="LFM2.5-350M")])[0] == "failed"
+
+
 def test_uncheckable_whatever_the_records(matrix):
     assert status_of(matrix, claim(checks=(), uncheckable="marketing"), [rec()]) == ("uncheckable", "marketing")
 

@@ -105,10 +105,6 @@ def claim_status(claim, records_by_suite: dict[str, list[dict]], where: dict) ->
         return "not-applicable", f"the claim is about {', '.join(claim.targets)}"
     if claim.gpus is not None and where["is_gpu_row"] and where["name"] not in claim.gpus:
         return "not-applicable", f"the claim is about {', '.join(claim.gpus)}"
-    if claim.gpu_only and not where["gpu"]:
-        return "gpu-only", claim.gpu_only
-    if claim.real_weights_only and not where["real_weights"]:
-        return "real-weights-only", claim.real_weights_only
     # On a GPU the claim names, a check the suite marks n/a is a check it does not run there.
     named_here = claim.gpus is not None and where["is_gpu_row"]
     seen, missing = [], []
@@ -120,6 +116,13 @@ def claim_status(claim, records_by_suite: dict[str, list[dict]], where: dict) ->
     counted = [r for r in seen if r["status"] != "not-applicable" or named_here]
     worst = grid.worst(["not-run"] * bool(missing) + ["not-run" if r["status"] == "not-applicable" else r["status"]
                                                      for r in counted])
+    # A check that failed here fails the claim whatever else is said of it (never hidden as GPU-only).
+    if worst is not None and FROM_RECORD[worst] == "failed":
+        return "failed", _detail("failed", worst, counted, missing)
+    if claim.gpu_only and not where["gpu"]:
+        return "gpu-only", claim.gpu_only
+    if claim.real_weights_only and not where["real_weights"]:
+        return "real-weights-only", claim.real_weights_only
     if worst is None:
         reasons = list(dict.fromkeys(r["reason"] for r in seen))
         return "not-applicable", "; ".join(reasons[:DETAIL_LISTED])
