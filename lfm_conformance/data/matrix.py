@@ -33,6 +33,15 @@ class Target:
 
 
 @dataclass(frozen=True)
+class VllmVersion:
+    """One release of the version matrix (matrix.yaml vllm.versions)."""
+
+    version: str
+    cpu_shim: str | None  # sitecustomize the cpu target's servers load (lfm_conformance/serving/cpu_shims)
+    ci: bool  # in the two-version selection of ./run tests
+
+
+@dataclass(frozen=True)
 class Gpu:
     name: str
     memory_gb: float
@@ -89,6 +98,8 @@ class Matrix:
     flag_sets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     benchmarks: dict = field(default_factory=dict)  # the `benchmarks` section, read by lfm_conformance/workloads/benchmarks.py
     accuracy: dict = field(default_factory=dict)  # matrix.yaml `accuracy`, read by lfm_conformance/workloads/accuracy.py
+    vllm_versions: dict[str, VllmVersion] = field(default_factory=dict)  # the version matrix, as listed
+    vllm_ci_selection: str = ""  # the marker expression ./run tests runs on the other `ci: true` versions
 
     def markers(self) -> dict[str, str]:
         """Every marker the matrix defines, with its help text."""
@@ -172,6 +183,9 @@ def validate(data, source: str) -> None:
         best = jsonschema.exceptions.best_match(errors)
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise MatrixError(f"{source}: {schema.where(best.absolute_path)}: {schema.describe(best)}{more}")
+    listed = [v["version"] for v in data["vllm"].get("versions", [])]
+    for version in {v for v in listed if listed.count(v) > 1}:
+        raise MatrixError(f"{source}: vllm.versions: {version} is listed {listed.count(version)} times")
     for name, row in data["models"].items():  # the schema's `^model_` marker pattern keeps markers apart from capabilities
         if "completions" in row["capabilities"] and "chat" in row["capabilities"]:
             raise MatrixError(f"{source}: models.{name}.capabilities: 'completions' (completions-only) "
@@ -222,4 +236,7 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         flag_sets={name: tuple(args) for name, args in flag_sets.items()},
         benchmarks=data.get("benchmarks") or {},
         accuracy=data.get("accuracy") or {},
+        vllm_versions={v["version"]: VllmVersion(v["version"], v.get("cpu_shim"), bool(v.get("ci")))
+                       for v in data["vllm"].get("versions", [])},
+        vllm_ci_selection=data["vllm"].get("ci_selection", ""),
     )

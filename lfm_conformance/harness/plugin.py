@@ -15,6 +15,7 @@ from lfm_conformance.data import deviations
 from lfm_conformance.data import matrix as matrix_mod
 from lfm_conformance.harness import outcomes
 from lfm_conformance.report import grid, results
+from lfm_conformance.serving import cpu_shims
 from lfm_conformance.serving import gpu as gpu_mod
 from lfm_conformance.serving import keeper as keeper_mod
 from lfm_conformance.serving import preflight
@@ -85,7 +86,9 @@ def pytest_configure(config):
         known = deviations.load(Path(config.getoption("--deviations")), vllm_version=vllm_version)
     except (OSError, ValueError, RemoteError, matrix_mod.MatrixError, preflight.PreflightError) as exc:
         raise pytest.UsageError(str(exc)) from None
-    config.stash[STATE] = RunState(matrix, target, reports, known)
+    shim = None if remote else cpu_shims.for_run(matrix, target, vllm_version)
+    config.stash[STATE] = RunState(cpu_shims.apply(matrix, shim), target, reports, known)
+    config.stash[STATE].cpu_shim = shim
     try:
         config.stash[STATE].api_key = preflight.api_key_from_env(config.getoption("--api-key-env"))
         if not hasattr(config, "workerinput"):
@@ -132,6 +135,8 @@ def pytest_report_header(config):
     if state is None:
         return None
     line = f"lfm-conformance: target {state.target}"
+    if state.cpu_shim is not None:
+        line += f" with cpu shim {state.cpu_shim} ({cpu_shims.describe(state.cpu_shim)})"
     if state.gpu is not None:
         line += f" on {state.gpu.label()}, {state.gpu.memory_gb:g} GB"
     if state.remote is not None:
@@ -156,6 +161,7 @@ class RunState:
         self.api_key: str | None = None  # from --api-key-env
         self.gpu: gpu_mod.HostGpu | None = None  # the GPU target's GPU
         self.remote: RemoteEndpoint | None = None  # remote mode's endpoint
+        self.cpu_shim: str | None = None  # matrix.yaml vllm.versions[].cpu_shim the servers load
 
     def served(self, model):
         """The model as requests name it: in remote mode under --served-model-name, if given."""
@@ -324,6 +330,19 @@ def server(request, server_pool, serve_config):
     if not srv.alive():
         server_pool.notice_death(serve_config, srv)
         pytest.fail(f"server died during the test\n{srv.log_tail()}", pytrace=False)
+
+
+@pytest.fixture
+def server_start(request, server_pool, serve_config) -> ServerError | None:
+    """How this test's server started: None when it is healthy, else the ServerError (log tail
+    included). For the loading check, whose subject is the start itself."""
+    if _state(request.config).remote is not None:
+        return None
+    try:
+        server_pool.get(serve_config)
+    except ServerError as exc:
+        return exc
+    return None
 
 
 def _prefetch_next(item, pool: ServerPool) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from lfm_conformance.data import deviations
 from lfm_conformance.report import coverage, grid, signoff
-from lfm_conformance.serving import gpu, redact
+from lfm_conformance.serving import cpu_shims, gpu, redact
 
 SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,6 +97,10 @@ class ResultsCollector:
                 "config": props.get("config", ""), "status": None, "reason": "", "duration_s": 0.0,
                 "evidence": None, "deviation": None, "figures": []}
 
+    def _cpu_shim(self) -> dict | None:
+        name = getattr(self.state, "cpu_shim", None)
+        return None if name is None else {"name": name, "what": cpu_shims.describe(name)}
+
     def _where(self) -> str:
         if self._where_label is None:
             self._hardware = hardware()
@@ -131,7 +135,7 @@ class ResultsCollector:
             "suite_commit": commit, "suite_dirty": dirty,
             "matrix_file": str(matrix.path), "matrix_sha256": matrix.sha256,
             "deviations_file": str(self.config.getoption("--deviations")),
-            "environment": {**environment(), "hardware": self._hardware},
+            "environment": {**environment(), "hardware": self._hardware, "cpu_shim": self._cpu_shim()},
             "servers": servers(self.state.servers_file),
         }
         return redact.redact_tree(assemble([run], records), secrets)

