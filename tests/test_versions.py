@@ -92,3 +92,9 @@ def test_unknown_vllm_version_is_refused_naming_the_allowed_ones(tmp_path):
 def test_run_refuses_a_missing_vllm_value():
     out = subprocess.run(["./run", "conformance", "--vllm"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 2 and "--vllm needs a version" in out.stderr
+
+
+def test_nightly_runs_every_version_of_the_matrix():
+    nightly = yaml.safe_load((ROOT / ".github/workflows/nightly.yml").read_text())
+    listed = nightly["jobs"]["cpu-versions"]["strategy"]["matrix"]["vllm"]
+    assert listed == list(matrix_mod.load().vllm_versions)

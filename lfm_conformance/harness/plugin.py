@@ -55,6 +55,9 @@ def pytest_addoption(parser):
                          "IDLE_MIN idle minutes (default 15), and attach to kept ones of the same command, "
                          "fixture and vLLM version instead of starting them (./run stop-servers ends them)")
     # GPU target and remote mode (lfm_conformance/serving/gpu.py, lfm_conformance/serving/remote.py)
+    group.addoption("--baseline", default=None, metavar="RESULTS.json",
+                    help="a run to compare this one with (e.g. the current vLLM's results.json): the sign-off gets a "
+                         "release-diff section, and REPORTS/diff/ the full diff (python -m lfm_conformance.report.diff)")
     group.addoption("--gpu", default=None, help="GPU key from matrix.yaml `gpus` the run is for (default: the "
                     "GPU nvidia-smi reports; in remote mode: none, no GPU selection)")
     group.addoption("--base-url", default=None, help="remote mode: run against this already-running vLLM "

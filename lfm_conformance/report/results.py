@@ -42,7 +42,24 @@ def register(config, state) -> None:
         return
     if not config.option.xmlpath:
         config.option.xmlpath = str(state.reports / "junit.xml")
-    config.pluginmanager.register(ResultsCollector(config, state), "lfm-conformance-results")
+    collector = ResultsCollector(config, state)
+    if config.getoption("baseline", default=None):
+        from lfm_conformance.report import merge
+        try:  # refused before any server starts
+            collector.baseline = merge.load(Path(config.getoption("baseline")))
+        except merge.MergeError as exc:
+            raise pytest.UsageError(f"--baseline: {exc}") from None
+    config.pluginmanager.register(collector, "lfm-conformance-results")
+
+
+def release_diff(baseline: dict, doc: dict, out_dir: Path, baseline_file: str) -> dict:
+    """This run against --baseline: the full diff in out_dir, its summary for the sign-off."""
+    from lfm_conformance.report import diff
+    d = diff.diff(baseline, doc)
+    files = diff.write({"files": [str(baseline_file), "this run"], **d}, out_dir)
+    return {"baseline": str(baseline_file), "baseline_vllm": d["baseline_vllm"], "verdict": d["verdict"], "scope": d["scope"],
+            "regressions": d["regressions"], "inconclusive": d["inconclusive"],
+            "files": [str(p) for p in files]}
 
 
 class ResultsCollector:
@@ -50,6 +67,7 @@ class ResultsCollector:
         self.config = config
         self.state = state
         self.started = time.time()
+        self.baseline: dict | None = None  # --baseline: the results a release diff compares this run with
         self.records: dict[str, dict] = {}  # by node id
         self.selected = False  # whether the selection holds conformance checks
         self._hardware: dict | None = None  # read once, on first use
@@ -113,6 +131,9 @@ class ResultsCollector:
             return  # nothing to report (e.g. a run of the project's own unit tests only)
         secrets = _option_secrets(self.config)
         self.results = self.build(int(exitstatus), secrets)
+        if self.baseline is not None:
+            self.results["release_diff"] = release_diff(self.baseline, self.results, self.state.reports / "diff",
+                                                        self.config.getoption("baseline"))
         write(self.results, self.state.reports)
         redact.scrub_files(self.state.reports, secrets)
 

@@ -374,7 +374,7 @@ def render_markdown(doc: dict) -> str:
         seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
         if seen is not None:
             out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
-    out += _md_coverage(doc) + _md_errata(doc)
+    out += _md_release_diff(doc) + _md_coverage(doc) + _md_errata(doc)
     out += ["## Accuracy", ""]
     header, acc = accuracy_table(doc)
     out += _md_table(header, acc) if acc else ["No accuracy figures in this run.", ""]
@@ -385,6 +385,24 @@ def render_markdown(doc: dict) -> str:
         out += [f"### {run['where']}", "", *_md_table(["", "value"], [list(r) for r in environment_rows(run)]),
                 *_md_table(*servers_table(run))]
     return "\n".join(out + ["## Every check", "", *_md_table(*checks_table(doc))])
+
+
+def release_diff_lines(doc: dict) -> tuple[str, str, list[str]] | None:
+    """--baseline: (heading, what was compared, the regressions and inconclusive items), or None."""
+    d = doc.get("release_diff")
+    if not d:
+        return None
+    items = [f"regression: {x}" for x in d["regressions"]] + [f"inconclusive: {x}" for x in d["inconclusive"]]
+    return (f"Release diff against the baseline (vLLM {d.get('baseline_vllm') or '?'}): {d['verdict']}",
+            f"{d['scope']}; baseline {d['baseline']}; full diff: {', '.join(d['files'])}", items)
+
+
+def _md_release_diff(doc: dict) -> list[str]:
+    found = release_diff_lines(doc)
+    if found is None:
+        return []
+    heading, note, items = found
+    return [f"## {_md_text(heading)}", "", _md_text(note), "", *[f"- {_md_text(i)}" for i in items], ""]
 
 
 def _md_coverage(doc: dict) -> list[str]:
@@ -482,6 +500,15 @@ def _grid_html(doc: dict) -> str:
     return f'<table class="grid">{head}{body}</table>'
 
 
+def _html_release_diff(doc: dict) -> list[str]:
+    found = release_diff_lines(doc)
+    if found is None:
+        return []
+    heading, note, items = found
+    return [f"<h2>{_e(heading)}</h2>", f'<p class="note">{_e(note)}</p>',
+            "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>" if items else ""]
+
+
 def _html_coverage(doc: dict) -> list[str]:
     parts = ["<h2>Guide coverage</h2>"]
     missing = coverage_missing(doc)
@@ -551,7 +578,7 @@ def render_html(doc: dict) -> str:
                   f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
                   f"<pre>{_e(_observed_now(rec))}</pre></details>" for i, rec in enumerate(seen)]
 
-    parts += _html_coverage(doc) + _html_errata(doc)
+    parts += _html_release_diff(doc) + _html_coverage(doc) + _html_errata(doc)
     header, acc = accuracy_table(doc)
     parts += ["<h2>Accuracy</h2>", _html_table(header, acc) if acc else "<p>No accuracy figures in this run.</p>"]
     header, figs = figures_table(doc)

