@@ -336,6 +336,12 @@ def server(request, server_pool, serve_config):
 
 
 @pytest.fixture
+def cpu_shim(request) -> str | None:
+    """The cpu shim this run's servers load (matrix.yaml vllm.versions), or None."""
+    return _state(request.config).cpu_shim
+
+
+@pytest.fixture
 def server_start(request, server_pool, serve_config) -> ServerError | None:
     """How this test's server started: None when it is healthy, else the ServerError (log tail
     included). For the loading check, whose subject is the start itself."""

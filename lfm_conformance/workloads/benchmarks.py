@@ -206,7 +206,10 @@ def where(matrix: Matrix, target: str) -> str:
 
 def rejection(args: tuple[str, ...]) -> str | None:
     """vLLM's own server argument parser on `args`: None if accepted, else its error message."""
-    from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    try:
+        from vllm.entrypoints.launchers.cli_args import make_arg_parser
+    except ModuleNotFoundError:  # vLLM before the launchers package (0.26 and older)
+        from vllm.entrypoints.openai.cli_args import make_arg_parser
     from vllm.utils.argparse_utils import FlexibleArgumentParser
 
     parser = make_arg_parser(FlexibleArgumentParser())
