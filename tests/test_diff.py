@@ -104,11 +104,22 @@ def test_lost_coverage_is_a_regression(tmp_path):
     assert "## Disappeared (coverage lost)" in md
 
 
-def test_new_known_deviation_is_listed(tmp_path):
-    """pass -> DEV: a deviation id appeared (recorded in the deviations file): listed, not a regression."""
+def test_known_deviation_where_the_baseline_passed_is_a_regression(tmp_path):
+    """pass -> DEV: the upgrade breaks a promise that held; being recorded as a deviation hides nothing."""
     base = rf.doc(records=[rf.record(), _thinking(status="pass")])
     rc, d, _, _ = _run(tmp_path, base, rf.doc())
-    assert rc == 0 and [(e["what"], e["detail"]) for e in d["new"]] == [
+    assert rc == 1 and d["verdict"] == "REGRESSIONS"
+    assert [(e["what"], e["detail"]) for e in d["new"]] == [
+        ("passed before, known deviation now", "deviation reasoning-field-renamed appeared")]
+    assert d["regressions"] and all("PASS -> DEV" in r for r in d["regressions"]), d["regressions"]
+
+
+def test_failure_recorded_as_a_deviation_since_is_listed_not_a_regression(tmp_path):
+    """FAIL -> DEV: the same behaviour, now in the deviations file."""
+    base = rf.doc(records=[rf.record(), _thinking(status="fail", deviation=None, reason="the reasoning is not ...")])
+    rc, d, _, _ = _run(tmp_path, base, rf.doc())
+    assert rc == 0 and d["verdict"] == "SAFE TO UPGRADE"
+    assert [(e["what"], e["detail"]) for e in d["new"]] == [
         ("new known deviation", "deviation reasoning-field-renamed appeared")]
 
 

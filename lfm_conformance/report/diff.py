@@ -52,7 +52,8 @@ def compare_check(base: dict, cand: dict, out: dict[str, list]) -> None:
     elif c in UNFINISHED and b not in UNFINISHED:
         out["new"].append(_entry(f"newly {grid.SYMBOL[c]}", base, cand, cand["reason"]))
     elif c == "known-deviation" and b != c:
-        out["new"].append(_entry("new known deviation", base, cand, f"deviation {_dev(cand)} appeared"))
+        what = "passed before, known deviation now" if b == "pass" else "new known deviation"
+        out["new"].append(_entry(what, base, cand, f"deviation {_dev(cand)} appeared"))
     elif c == b == "known-deviation" and _dev(base) != _dev(cand):
         out["changed_deviations"].append(_entry("deviation id changed", base, cand, f"{_dev(base)} -> {_dev(cand)}"))
     elif c == "not-applicable" and b in RAN:
@@ -152,7 +153,7 @@ def diff(base_doc: dict, cand_doc: dict) -> dict:
     scope = f"compared on {shared} shared checks; " + (
         f"suite commits differ: {', '.join(commits[0])} vs {', '.join(commits[1])}" if not same_suite
         else f"same suite commit {', '.join(commits[0])}")
-    regressions = _groups([e for e in out["new"] if e["candidate"] in BLOCKING] + out["disappeared"]
+    regressions = _groups([e for e in out["new"] if e["candidate"] in BLOCKING or _broke_a_pass(e)] + out["disappeared"]
                           + [a for a in out["accuracy"] if a["outcome"] == "significant drop"])
     inconclusive = _groups([e for e in out["new"] if e["candidate"] in UNFINISHED]
                            + [a for a in out["accuracy"] if a["outcome"] == "not decidable"])
@@ -160,6 +161,12 @@ def diff(base_doc: dict, cand_doc: dict) -> dict:
     versions = [", ".join(sorted({str(r["environment"]["vllm"]) for r in d["runs"]})) for d in (base_doc, cand_doc)]
     return {"verdict": verdict, "scope": scope, "baseline_vllm": versions[0], "candidate_vllm": versions[1],
             "regressions": regressions, "inconclusive": inconclusive, **out}
+
+
+def _broke_a_pass(entry: dict) -> bool:
+    """A check that passed in the baseline and deviates now: known or not, the upgrade breaks a promise
+    that held (a known deviation never hides a regression)."""
+    return entry["baseline"] == "pass" and entry["candidate"] == "known-deviation"
 
 
 def _case(e: dict) -> str:

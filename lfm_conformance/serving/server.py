@@ -119,8 +119,10 @@ class VllmServer(OpenAIEndpoint):
         deadline = self._started + timeout
         while True:
             if self.proc.poll() is not None:
-                raise ServerError(f"vLLM server for {self.config.name} exited with code "
-                                  f"{self.proc.returncode} during startup\n{self.log_tail()}",
+                code = self.proc.returncode
+                how = f" (killed by {signal.Signals(-code).name}; the suite had not stopped it)" if code < 0 else ""
+                raise ServerError(f"vLLM server for {self.config.name} exited with code {code}{how} "
+                                  f"during startup\n{self.log_tail()}",
                                   exit_code=self.proc.returncode, log=redact(self.log_text(), [self.api_key]))
             if self._health_ok():
                 self.ready_s = time.monotonic() - self._started
