@@ -170,9 +170,9 @@ def test_plugin_reports_unsupported_pairs_as_not_applicable(tmp_path):
                         "-rs", f"--reports={tmp_path}")
     assert result.returncode == 0, result.stdout[-3000:]
     assert "lfm-conformance: target gpu on T4, 16 GB" in result.stdout
-    assert "SKIPPED [3] suites/test_loading.py: not applicable: LFM2.5-8B-A1B needs >= 24 GB; T4 has 16 GB" in result.stdout
+    assert "SKIPPED [4] suites/test_loading.py: not applicable: LFM2.5-8B-A1B needs >= 24 GB; T4 has 16 GB" in result.stdout
     assert "not applicable: the guide lists LFM2.5-VL-450M on H100, H200, B200 only, not on T4" in result.stdout
-    assert "9 skipped" in result.stdout
+    assert "12 skipped" in result.stdout  # 4 loading checks x 3 models
 
 
 def test_plugin_gpu_target_without_gpu_is_one_usage_error(tmp_path):
