@@ -248,16 +248,12 @@ def render_html(d: dict) -> str:
     for name, note, header, rows in sections(d):
         parts += [f"<h2>{e(name)}</h2>", f'<p class="note">{e(note)}</p>',
                   signoff._html_table(header, rows) if rows else "<p>None.</p>"]
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title(d))}</title>'
-            f"<style>{signoff.CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    return signoff.html_page(title(d), parts)
 
 
 def write(d: dict, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in ("diff.md", "diff.html", "diff.json")]
-    for path, text in zip(paths, (render_markdown(d), render_html(d), json.dumps(d, indent=1, ensure_ascii=False))):
-        path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    return paths
+    return signoff.write_texts(out_dir, {"diff.md": render_markdown(d), "diff.html": render_html(d),
+                                         "diff.json": json.dumps(d, indent=1, ensure_ascii=False)})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,6 +23,21 @@ QUOTE_CHARS = 160  # of a claim's quote in the unverified list
 OBSERVED_LINES = 12  # of a deviation's observed-now text shown in the deviations section
 
 
+def html_page(title_text: str, parts: list[str], css: str | None = None) -> str:
+    """A self-contained HTML page: the title, the sign-off's style (or `css`), the parts in order."""
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title_text)}</title>'
+            f"<style>{CSS if css is None else css}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+def write_texts(out_dir: Path, texts: dict[str, str]) -> list[Path]:
+    """Each text in out_dir under its name, ending with a newline; the paths written."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        (out_dir / name).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
+    return [out_dir / name for name in texts]
+
+
 def write(doc: dict, out_dir: Path) -> list[Path]:
     md, page = Path(out_dir) / MD, Path(out_dir) / HTML
     md.write_text(render_markdown(doc), encoding="utf-8")

@@ -224,16 +224,12 @@ def render_html(t: dict) -> str:
         if rows:
             parts.append(f"<details{' open' if open_ else ''}><summary>{len(rows)} rows</summary>"
                          f"{_rows_html(t, rows)}</details>")
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{e(title(t))}</title>'
-            f"<style>{CSS}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
+    return signoff.html_page(title(t), parts, CSS)
 
 
 def write(t: dict, out_dir: Path) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / name for name in ("trend.html", "trend.md", "trend.json")]
-    for path, text in zip(paths, (render_html(t), render_markdown(t), json.dumps(t, indent=1, ensure_ascii=False))):
-        path.write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    return paths
+    return signoff.write_texts(out_dir, {"trend.html": render_html(t), "trend.md": render_markdown(t),
+                                         "trend.json": json.dumps(t, indent=1, ensure_ascii=False)})
 
 
 def main(argv: list[str] | None = None) -> int:
