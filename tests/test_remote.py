@@ -36,7 +36,8 @@ def test_suites_pass_against_running_endpoint_under_alias(endpoint, tmp_path, mo
     assert result.returncode == 0, out[-4000:]
     assert f"remote endpoint {endpoint.url()} serving llm (vLLM 0.32" in out
     assert ("not run: needs control of the server (remote mode): the check reads the server log"
-            in out) and "14 passed, 1 skipped" in out
+            in out) and "14 passed, 2 skipped" in out
+    assert "not run: needs control of the server (remote mode): the check starts the server" in out
     grid = out.split("model x behaviour grid")[1].split("PASS assertions ran")[0]  # the table, not the verdict
     assert "LFM2.5-1.2B-Instruct" in grid and "LFM2.5-230M" not in grid  # only the endpoint's model
     assert "vLLM servers started" not in out  # nothing was started
