@@ -116,7 +116,7 @@ class ResultsCollector:
                 "evidence": None, "deviation": None, "figures": []}
 
     def _cpu_shim(self) -> dict | None:
-        name = getattr(self.state, "cpu_shim", None)
+        name = self.state.cpu_shim
         return None if name is None else {"name": name, "what": cpu_shims.describe(name)}
 
     def _where(self) -> str:

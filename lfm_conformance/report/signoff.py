@@ -39,10 +39,7 @@ def write_texts(out_dir: Path, texts: dict[str, str]) -> list[Path]:
 
 
 def write(doc: dict, out_dir: Path) -> list[Path]:
-    md, page = Path(out_dir) / MD, Path(out_dir) / HTML
-    md.write_text(render_markdown(doc), encoding="utf-8")
-    page.write_text(render_html(doc), encoding="utf-8")
-    return [md, page]
+    return write_texts(out_dir, {MD: render_markdown(doc), HTML: render_html(doc)})
 
 
 # -- what the report says (both renderers use these) ------------------------------------------------
@@ -606,6 +603,4 @@ def render_html(doc: dict) -> str:
                          f"secrets redacted)</summary>{_html_table(*servers_table(run))}</details>")
     parts.append(f"<h2>Every check</h2><details><summary>{len(doc['records'])} checks</summary>"
                  f"{_html_table(*checks_table(doc))}</details>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{_e(title(doc))}</title><style>{CSS}</style></head><body>\n" + "\n".join(parts)
-            + "\n</body></html>\n")
+    return html_page(title(doc), parts)

@@ -123,7 +123,7 @@ class VllmServer(OpenAIEndpoint):
                 how = f" (killed by {signal.Signals(-code).name}; the suite had not stopped it)" if code < 0 else ""
                 raise ServerError(f"vLLM server for {self.config.name} exited with code {code}{how} "
                                   f"during startup\n{self.log_tail()}",
-                                  exit_code=self.proc.returncode, log=redact(self.log_text(), [self.api_key]))
+                                  exit_code=code, log=redact(self.log_text(), [self.api_key]))
             if self._health_ok():
                 self.ready_s = time.monotonic() - self._started
                 return
