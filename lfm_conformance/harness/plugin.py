@@ -14,6 +14,7 @@ from lfm_conformance.checks import CheckFailed
 from lfm_conformance.data import deviations
 from lfm_conformance.data import matrix as matrix_mod
 from lfm_conformance.harness import outcomes
+from lfm_conformance.harness.quiet import QuietMachine
 from lfm_conformance.report import grid, results
 from lfm_conformance.serving import cpu_shims
 from lfm_conformance.serving import gpu as gpu_mod
@@ -103,6 +104,8 @@ def pytest_configure(config):
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
+    else:
+        config.stash[STATE].quiet = QuietMachine(reports / "logs")
     results.register(config, config.stash[STATE])  # results.json, sign-off report, JUnit XML by default
     # SIGTERM ends the run like Ctrl-C, so fixtures finalize and servers are stopped.
     signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -165,6 +168,7 @@ class RunState:
         self.gpu: gpu_mod.HostGpu | None = None  # the GPU target's GPU
         self.remote: RemoteEndpoint | None = None  # remote mode's endpoint
         self.cpu_shim: str | None = None  # matrix.yaml vllm.versions[].cpu_shim the servers load
+        self.quiet: QuietMachine | None = None  # xdist: no test beside a benchmark (quiet.py)
 
     def served(self, model):
         """The model as requests name it: in remote mode under --served-model-name, if given."""
@@ -292,7 +296,7 @@ def server_pool(request):
     state.pool = ServerPool(state.reports / "logs", lambda cfg: _model_path(state, cfg),
                             record_file=state.servers_file, log=log, api_key=state.api_key,
                             restart_dead=request.config.getoption("--restart-dead-servers"), keeper=keeper,
-                            vllm_version=deviations.installed_vllm_version())
+                            vllm_version=deviations.installed_vllm_version(), quiet=state.quiet)
     try:
         yield state.pool
     finally:
@@ -406,6 +410,16 @@ def pytest_runtest_teardown(item, nextitem):
     state.remaining[key] -= 1
     if state.remaining[key] <= 0 and state.pool is not None:
         state.pool.release(key)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Under xdist a benchmark (marker perf) runs alone on the machine, set-up included (quiet.py)."""
+    quiet = _state(item.config).quiet
+    if quiet is None:
+        return (yield)
+    with quiet.exclusive() if item.get_closest_marker("perf") is not None else quiet.shared():
+        return (yield)
 
 
 # -- outcomes and the grid ----------------------------------------------------------------------

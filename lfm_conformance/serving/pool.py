@@ -3,6 +3,7 @@
 after the last test that needs it, and never left behind."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -34,7 +35,7 @@ class ServerPool:
     def __init__(self, log_dir: Path, model_path_for: Callable[[ServeConfig], str],
                  record_file: Path | None = None, log: Callable[[str], None] = print,
                  api_key: str | None = None, restart_dead: bool = False, keeper: Keeper | None = None,
-                 vllm_version: str | None = None):
+                 vllm_version: str | None = None, quiet=None):
         self.log_dir = Path(log_dir)
         self.model_path_for = model_path_for
         self.record_file = record_file
@@ -51,6 +52,7 @@ class ServerPool:
         self._starter: ThreadPoolExecutor | None = None  # one long-lived thread: PR_SET_PDEATHSIG
         self._prefetching: str | None = None              # ties a server to the thread that started it
         self._record_lock = threading.Lock()
+        self.quiet = quiet  # harness.quiet.QuietMachine: a start ahead waits while a benchmark runs
 
     def get(self, config: ServeConfig) -> VllmServer:
         """The running server for this configuration (waiting for a start under way); ServerError
@@ -83,7 +85,8 @@ class ServerPool:
 
         def start():
             try:
-                self.get(config)
+                with self.quiet.starting() if self.quiet is not None else contextlib.nullcontext():
+                    self.get(config)
             except ServerError:
                 pass  # recorded: its tests fail with the log tail
             finally:
