@@ -15,6 +15,12 @@ in the suite's cost shows.
     scripts/suite_speed.py --speedup-subset ""   # skip the -n 0 / -n 2 comparison
     scripts/suite_speed.py -m model_vl_1_6b --speedup-subset model_vl_1_6b -- -k loading   # extra pytest args
     scripts/suite_speed.py --only-startup --startup-rounds 3   # just the serving-mode side-by-side
+    scripts/suite_speed.py --command tests       # the README command itself (./run tests), timed line by line
+    scripts/suite_speed.py --command conformance --repeat 2 -- -m model_1_2b --reuse-servers   # cold, then warm
+
+--command times `./run NAME [ARGS]` as a user runs it (from a clean clone, to measure a new user's
+run): its phases from its own output (environment, fixtures, each pytest run), then the servers and
+suites of its reports, and each figure against the issue's target for it (TARGETS).
 
 Figures on a shared machine are noisy: compare runs made on an otherwise idle machine.
 """
@@ -24,6 +30,7 @@ import argparse
 import collections
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -34,6 +41,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 7 * 60  # the full CPU matrix on 2 cores, environment and fixtures in place
 STARTUP_TARGET_S = 25  # one tiny-model server, idle machine
+# The speed issue's targets (2 cores), seconds: one place.
+TARGETS = {
+    "conformance, set-up included (fresh machine)": 12 * 60,
+    "conformance, environment and fixtures in place": TARGET_S,
+    "tests, environment and fixtures in place": 12 * 60,
+    "-m model_1_2b, cold": 4 * 60,
+    "-m model_1_2b, second run with --reuse-servers": 60,
+}
 OLD_MODE = {"drop_args": ("--distributed-executor-backend", "uni"), "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "1"}}
 
 
@@ -141,6 +156,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only-startup", action="store_true", help="measure the serving-mode side-by-side only")
     ap.add_argument("--installers", action="store_true",
                     help="only: build the environment from nothing with pip and with uv (no caches), one after the other")
+    ap.add_argument("--command", choices=("conformance", "tests"), default=None,
+                    help="time the README command ./run NAME [extra args] itself, phase by phase, against TARGETS")
+    ap.add_argument("--repeat", type=int, default=1, help="with --command: run it this many times in a row")
     ap.add_argument("extra", nargs="*", help="more pytest arguments for every run (after --)")
     args = ap.parse_args(argv)
     work = Path(args.reports or tempfile.mkdtemp(prefix="lfmc-speed-"))
@@ -151,6 +169,8 @@ def main(argv=None) -> int:
     phases = []
     if args.installers:
         return installers(env, work)
+    if args.command:
+        return command_runs(args.command, args.extra, args.repeat, env, work)
 
     seconds, rc, venv = timed(["scripts/bootstrap.sh"], env, work / "bootstrap.log")
     phases.append(("install check (scripts/bootstrap.sh)", seconds, rc))
@@ -207,6 +227,99 @@ def main(argv=None) -> int:
     verdict = "within" if total <= TARGET_S else "OVER"
     out(f"\n{scope}: {total:.0f} s end to end ({run_s:.0f} s of pytest); target {TARGET_S} s: {verdict}")
     return 0
+
+
+def run_lines(cmd: list[str], env: dict, log: Path) -> tuple[list[tuple[float, str]], int]:
+    """Run `cmd`, stdout and stderr together; ([(seconds since start, line)], exit code)."""
+    start, lines = time.monotonic(), []
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for line in proc.stdout:
+            out.write(line)
+            lines.append((time.monotonic() - start, line.rstrip("\n")))
+        rc = proc.wait()
+    lines.append((time.monotonic() - start, "(end)"))
+    return lines, rc
+
+
+PYTEST_SUMMARY = re.compile(r"\b\d+ (passed|failed|errors?|skipped)\b.* in [\d.]+s")
+
+
+def phase_ended(line: str) -> str | None:
+    """The phase a line of ./run's output (or its tools') ends, if it ends one."""
+    if line.startswith("environment: reusing"):
+        return "environment (in place)"
+    if line.startswith("environment: ready in"):
+        return "environment build"
+    if line.startswith("fixtures ready in"):
+        return "fixtures (cached)" if "(0 built)" in line else "fixture build"
+    if line.startswith("set-up before tests"):
+        return "set-up, rest"
+    if line.startswith("vLLM ") and "the CI selection" in line:  # the next release begins
+        return "pytest"
+    return None
+
+
+def phases_of(lines: list[tuple[float, str]]) -> list[tuple[str, float, str]]:
+    """(name, seconds, the line that ended it) per phase; what follows the last one is pytest."""
+    phases, begun = [], 0.0
+    for at, line in lines:
+        name = phase_ended(line) or ("pytest" if line == "(end)" else None)
+        if name:
+            phases.append((name, at - begun, line))
+            begun = at
+    return phases
+
+
+def command_runs(name: str, extra: list[str], repeat: int, env: dict, work: Path) -> int:
+    """Time `./run NAME EXTRA` (repeat times), phase by phase, and judge each run against TARGETS."""
+    env = {**env, "CI": env.get("CI", "true")}
+    worst = 0
+    for round_ in range(1, repeat + 1):
+        idle0, total0 = cpu_times()
+        lines, rc = run_lines(["./run", name, *extra], env, work / f"run-{name}-{round_}.log")
+        idle1, total1 = cpu_times()
+        worst = max(worst, rc)
+        total = lines[-1][0]
+        phases = phases_of(lines)
+        built = sum(seconds for phase, seconds, _ in phases if phase in ("environment build", "fixture build"))
+        print(f"\n== ./run {name} {' '.join(extra)} (run {round_} of {repeat}; {os.cpu_count()} CPUs; "
+              f"log {work / f'run-{name}-{round_}.log'}) ==")
+        for phase, seconds, last in phases:
+            print(f"  {phase:<26} {seconds:8.1f} s   {last[:90]}")
+        print(f"  {'total':<26} {total:8.1f} s   rc {rc}")
+        for _, line in lines:
+            if PYTEST_SUMMARY.search(line):
+                print(f"  pytest: {line.strip(' =')}")
+        print(f"  idle CPU: {100 * (idle1 - idle0) / max(1, total1 - total0):.0f}% of {os.cpu_count()} cores")
+        reports = ROOT / "reports"
+        rows, n_started, n_configs = servers(reports)
+        ready = [r["ready_s"] for r in rows if r["ready_s"]]
+        if ready:
+            print(f"  servers (default vLLM): {n_started} started for {n_configs} configurations; ready "
+                  f"{min(ready):.1f}-{max(ready):.1f} s, mean {sum(ready) / len(ready):.1f} s")
+        for label, seconds in judged(name, extra, round_, total, built):
+            target = TARGETS[label]
+            print(f"  target {label}: {seconds:.0f} s vs {target} s: {'within' if seconds <= target else 'OVER'}")
+    if "--reuse-servers" in extra:
+        subprocess.run(["./run", "stop-servers"], cwd=ROOT, env=env, check=False)
+    return worst
+
+
+def judged(name: str, extra: list[str], round_: int, total: float, built: float) -> list[tuple[str, float]]:
+    """The TARGETS a run of ./run NAME EXTRA is measured against, with the figure for each: the
+    in-place figure of a run that built something is its total less the build phases."""
+    if "model_1_2b" in extra:
+        warm = round_ > 1 and "--reuse-servers" in extra
+        return [("-m model_1_2b, second run with --reuse-servers" if warm else "-m model_1_2b, cold", total)]
+    if extra:
+        return []  # a subset: no target
+    if name == "tests":
+        return [("tests, environment and fixtures in place", total - built)]
+    out = [("conformance, environment and fixtures in place", total - built)]
+    if built:
+        out.insert(0, ("conformance, set-up included (fresh machine)", total))
+    return out
 
 
 def installers(env: dict, work: Path) -> int:
