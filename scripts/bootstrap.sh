@@ -43,7 +43,9 @@ else
   if [ "$INSTALLER" = uv ]; then
     echo "uv==0.13.9 --hash=sha256:$UV_WHEEL_SHA256" >"$VENV/uv-requirement.txt"
     "$VENV/bin/python" -m pip --disable-pip-version-check -q install --require-hashes -r "$VENV/uv-requirement.txt" >&2
-    "$VENV/bin/uv" pip install --python "$VENV/bin/python" -q --require-hashes --no-deps -r "$LOCK" >&2
+    # --compile-bytecode: pip writes .pyc at install, uv does not; where PYTHONDONTWRITEBYTECODE is set (as
+    # here) every vLLM import would compile from source: 33 s instead of 14 s, twice per server start.
+    "$VENV/bin/uv" pip install --python "$VENV/bin/python" -q --require-hashes --no-deps --compile-bytecode -r "$LOCK" >&2
   else
     "$VENV/bin/python" -m pip --disable-pip-version-check -q install --require-hashes --no-deps -r "$LOCK" >&2
   fi
