@@ -414,9 +414,10 @@ def pytest_runtest_teardown(item, nextitem):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    """Under xdist a benchmark (marker perf) runs alone on the machine, set-up included (quiet.py)."""
+    """Under xdist a benchmark (marker perf) runs alone on the machine, set-up included (quiet.py);
+    one skipped at collection (e.g. not applicable here) measures nothing and waits for nothing."""
     quiet = _state(item.config).quiet
-    if quiet is None:
+    if quiet is None or item.get_closest_marker("skip") is not None:
         return (yield)
     with quiet.exclusive() if item.get_closest_marker("perf") is not None else quiet.shared():
         return (yield)
