@@ -292,12 +292,12 @@ def command_runs(name: str, extra: list[str], repeat: int, env: dict, work: Path
             if PYTEST_SUMMARY.search(line):
                 print(f"  pytest: {line.strip(' =')}")
         print(f"  idle CPU: {100 * (idle1 - idle0) / max(1, total1 - total0):.0f}% of {os.cpu_count()} cores")
-        reports = ROOT / "reports"
-        rows, n_started, n_configs = servers(reports)
-        ready = [r["ready_s"] for r in rows if r["ready_s"]]
-        if ready:
-            print(f"  servers (default vLLM): {n_started} started for {n_configs} configurations; ready "
-                  f"{min(ready):.1f}-{max(ready):.1f} s, mean {sum(ready) / len(ready):.1f} s")
+        path = ROOT / "reports" / "servers.jsonl"  # the default release's run
+        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        events = collections.Counter(r["event"] for r in records)
+        ready = [r["ready_s"] for r in records if r["event"] == "ready" and r.get("ready_s")]
+        spread = f"; ready {min(ready):.1f}-{max(ready):.1f} s, mean {sum(ready) / len(ready):.1f} s" if ready else ""
+        print(f"  servers (default vLLM): {', '.join(f'{n} {e}' for e, n in events.items()) or 'none'}{spread}")
         for label, seconds in judged(name, extra, round_, total, built):
             target = TARGETS[label]
             print(f"  target {label}: {seconds:.0f} s vs {target} s: {'within' if seconds <= target else 'OVER'}")
