@@ -113,10 +113,15 @@ def pytest_cmd(python: str, reports: Path, workers: int, mark: str | None, extra
     return cmd + (["-m", mark] if mark else []) + extra
 
 
+def server_records(reports: Path) -> list[dict]:
+    """The run's server events (reports/servers.jsonl), none if it has no such file."""
+    path = reports / "servers.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+
+
 def servers(reports: Path) -> tuple[list[dict], int, int]:
     """Per configuration: ready time and lifetime; plus servers started and distinct configurations."""
-    path = reports / "servers.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+    records = server_records(reports)
     started = {}
     rows = []
     for rec in records:
@@ -292,8 +297,7 @@ def command_runs(name: str, extra: list[str], repeat: int, env: dict, work: Path
             if PYTEST_SUMMARY.search(line):
                 print(f"  pytest: {line.strip(' =')}")
         print(f"  idle CPU: {100 * (idle1 - idle0) / max(1, total1 - total0):.0f}% of {os.cpu_count()} cores")
-        path = ROOT / "reports" / "servers.jsonl"  # the default release's run
-        records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
+        records = server_records(ROOT / "reports")  # the default release's run
         events = collections.Counter(r["event"] for r in records)
         ready = [r["ready_s"] for r in records if r["event"] == "ready" and r.get("ready_s")]
         spread = f"; ready {min(ready):.1f}-{max(ready):.1f} s, mean {sum(ready) / len(ready):.1f} s" if ready else ""
