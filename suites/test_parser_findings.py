@@ -11,14 +11,16 @@ import pytest
 
 from fixtures import generated_calls
 from lfm_conformance.checks import parser_properties as props
-from lfm_conformance.checks.tool_calls import message_of, parsed_calls
-from lfm_conformance.harness.streaming import chat_response
+from lfm_conformance.checks.tool_calls import message_of, parsed_calls, reassemble
+from lfm_conformance.harness.streaming import chat_response, stream_chunks
 from lfm_conformance.parsers import parser_findings as findings
+from lfm_conformance.parsers import triggers
 from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
 
 TOOLS = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
 CAPABILITY = {"tools": "tools", "reasoning": "reasoning"}
 THINKING = f"{THINK_START}ok{THINK_END}"
+TRIES = 3  # streams asked before a served finding not exercised is NOT RUN
 
 
 def _split_tool_output(text: str) -> tuple[str, str]:
@@ -68,38 +70,71 @@ def replay(finding: dict, parser) -> None:
 
 def _finding_test(finding: dict):
     @pytest.mark.requires(CAPABILITY[finding["parser"]])
-    def test(model, matrix, target):
-        replay(finding, findings.serving_parser(model, matrix, target))
+    def test(model, matrix, target, served_vllm):
+        replay(finding, findings.serving_parser(model, matrix, target, served_vllm))
 
-    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}"
+    test.__name__ = test.__qualname__ = findings.replay_test(finding["id"])
     test.__doc__ = f"{finding['property']}: {finding['check']} (expected {finding['expected']}; observed {finding['observed']})"
     return test
 
 
-def _served(server, model, finding: dict, text: str, stream: bool) -> dict:
+def _served(server, model, finding: dict, text: str, stream: bool) -> dict | list[dict]:
+    """The server's response to the finding's prompt; streamed, its raw chunks, per-token logprobs
+    asked (they show where each engine step's delta ended: parsers/triggers.py)."""
     kwargs = dict(model=model.hf_id, messages=generated_calls.finding_prompt(finding), tools=finding["tools"],
                   temperature=0, max_tokens=256)
     client = server.client()
-    return props.served(lambda: chat_response(client, stream, **kwargs), text)
+    if stream:
+        return props.served(lambda: stream_chunks(client, logprobs=True, **kwargs), text)
+    return props.served(lambda: chat_response(client, False, **kwargs), text)
 
 
-def replay_served(finding: dict, text: str, whole: dict, streamed: dict) -> None:
+def exercised_stream(ask, finding: dict, text: str, tries: int = TRIES) -> tuple[list[dict] | None, list[str]]:
+    """The first of up to `tries` streams (`ask()` returns one's chunks) whose chunking exercised the
+    finding, and what each try that did not showed. A stream that did not exercise it is never
+    judged: the server merged the deltas the finding needs (it does under load)."""
+    seen = []
+    for _ in range(tries):
+        chunks = ask()
+        trigger = triggers.served(finding["id"], text, triggers.streamed_pieces(chunks))
+        if trigger.reached:
+            return chunks, seen
+        seen.append(trigger.seen)
+    return None, seen
+
+
+def replay_served(finding: dict, text: str, whole: dict, streamed: dict | None) -> None:
     """The finding's property on the served non-streaming and streamed (reassembled) responses to
-    the model output `text` (the finding's, after a think block for a thinking model)."""
+    the model output `text` (the finding's, after a think block for a thinking model); `streamed`
+    None (no stream exercised the finding): the non-streaming part only."""
     prop = finding["property"]
     if prop == "test_tool_calls_parsed_equal_generated":
         props.calls_equal_generated(parsed_calls(whole), finding["expected_calls"], text)
-        props.calls_equal_generated(parsed_calls(streamed), finding["expected_calls"], text)
+        if streamed is not None:
+            props.calls_equal_generated(parsed_calls(streamed), finding["expected_calls"], text)
     elif prop == "test_tool_calls_streamed_equal_non_streaming":
-        expected = [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in parsed_calls(whole)]
-        props.calls_equal_generated(parsed_calls(streamed), expected, text)
+        if streamed is not None:
+            expected = [{"name": c["name"], "arguments": json.loads(c["arguments"])} for c in parsed_calls(whole)]
+            props.calls_equal_generated(parsed_calls(streamed), expected, text)
     elif prop == "test_text_around_tool_calls_is_content":
         before, after = _split_tool_output(text)
         content = message_of(whole)[0].get("content")
         props.surrounding_text_is_content(content, before, after, text)
-        props.streamed_text_equals_non_streaming("content", message_of(streamed)[0].get("content"), content, text, None)
+        if streamed is not None:
+            props.streamed_text_equals_non_streaming("content", message_of(streamed)[0].get("content"), content,
+                                                     text, None)
     else:
         raise ValueError(f"{findings.FINDINGS_FILE}: finding {finding['id']}: no end-to-end replay for {prop!r}")
+
+
+def replay_end_to_end(finding: dict, text: str, ask) -> None:
+    """`ask(stream)`: the served response (streamed: its chunks). The non-streaming part is judged
+    always; the streamed one only on a stream that exercised the finding, else the check is NOT RUN
+    with what the tries showed (never PASS or XPASS for a behaviour the server did not exercise)."""
+    chunks, seen = exercised_stream(lambda: ask(True), finding, text)
+    replay_served(finding, text, ask(False), None if chunks is None else reassemble(chunks))
+    if chunks is None:
+        pytest.skip(f"not run: trigger not reached in {len(seen)} tries (streamed): " + " | ".join(seen))
 
 
 def _end_to_end_test(finding: dict):
@@ -109,15 +144,14 @@ def _end_to_end_test(finding: dict):
         if reason:
             pytest.skip(reason)
         text = generated_calls.finding_output(finding, matrix, model)
-        replay_served(finding, text, _served(server, model, finding, text, stream=False),
-                      _served(server, model, finding, text, stream=True))
+        replay_end_to_end(finding, text, lambda stream: _served(server, model, finding, text, stream))
 
-    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}_end_to_end"
+    test.__name__ = test.__qualname__ = f"{findings.replay_test(finding['id'])}_end_to_end"
     test.__doc__ = f"served: {finding['property']} (expected {finding['expected']})"
     return test
 
 
 for _finding in findings.load():
-    globals()[f"test_parser_finding_{_finding['id']}"] = _finding_test(_finding)
+    globals()[findings.replay_test(_finding["id"])] = _finding_test(_finding)
 for _finding in generated_calls.findings():
-    globals()[f"test_parser_finding_{_finding['id']}_end_to_end"] = _end_to_end_test(_finding)
+    globals()[f"{findings.replay_test(_finding['id'])}_end_to_end"] = _end_to_end_test(_finding)
