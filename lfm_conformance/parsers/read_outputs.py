@@ -40,13 +40,13 @@ def _segments(block: str) -> list[tuple[bool, str]]:
 
 
 def _masked(block: str) -> tuple[str, dict[str, str]]:
-    """The block with same-length substitutions `ast` accepts: outside strings, `and=` -> `_nd=`
+    """The block with same-length substitutions `ast` accepts: outside strings, `and=` -> `AND=`
     and `07` -> `+7`; inside strings, a raw line break -> a space. Returns it and the masked names."""
     names, out = {}, []
 
     def mask_name(m):
-        names["_" + m.group(1)[1:]] = m.group(1)
-        return "_" + m.group(1)[1:]
+        names[m.group(1).upper()] = m.group(1)
+        return m.group(1).upper()
 
     for in_string, text in _segments(block):
         if in_string:
