@@ -12,7 +12,7 @@ import pytest
 from fixtures import generated_calls
 from lfm_conformance.checks import parser_properties as props
 from lfm_conformance.checks.tool_calls import message_of, parsed_calls, reassemble
-from lfm_conformance.harness.streaming import chat_response, stream_chunks
+from lfm_conformance.harness.streaming import chat_response, stream_chunks, with_step_metadata
 from lfm_conformance.parsers import parser_findings as findings
 from lfm_conformance.parsers import triggers
 from lfm_conformance.parsers.generated_outputs import CALL_END, CALL_START, THINK_END, THINK_START
@@ -79,13 +79,13 @@ def _finding_test(finding: dict):
 
 
 def _served(server, model, finding: dict, text: str, stream: bool) -> dict | list[dict]:
-    """The server's response to the finding's prompt; streamed, its raw chunks, per-token logprobs
+    """The server's response to the finding's prompt; streamed, its raw chunks, each chunk's tokens
     asked (they show where each engine step's delta ended: parsers/triggers.py)."""
     kwargs = dict(model=model.hf_id, messages=generated_calls.finding_prompt(finding), tools=finding["tools"],
                   temperature=0, max_tokens=256)
     client = server.client()
     if stream:
-        return props.served(lambda: stream_chunks(client, logprobs=True, **kwargs), text)
+        return props.served(lambda: stream_chunks(client, **with_step_metadata(kwargs)), text)
     return props.served(lambda: chat_response(client, False, **kwargs), text)
 
 

@@ -36,7 +36,14 @@ MERGED = _stream(("Hello", 2))
 def test_one_token_per_step_is_judged_with_logprobs_asked():
     client = _Client([ONE_BY_ONE])
     assert streaming.stream_chat(client, model="m")["choices"][0]["message"]["content"] == "Hello"
-    assert client.asked[0]["logprobs"] is True
+    assert client.asked[0]["logprobs"] is True and client.asked[0]["extra_body"] == {"return_token_ids": True}
+
+
+def test_token_ids_count_where_given():
+    """vLLM's token ids per chunk (sent also where a parser holds the text back) count first."""
+    chunks = [{"choices": [{"index": 0, "delta": {}, "token_ids": [1, 2], "logprobs": {"content": [{}]}}]}]
+    assert streaming.tokens_per_chunk(chunks) == [2]
+    assert "1 of 1 deltas carried several tokens" in streaming.merged_steps(chunks)
 
 
 def test_merged_then_clean_uses_the_clean_stream():
@@ -55,7 +62,7 @@ def test_merged_every_time_is_not_run_naming_what_was_seen():
 
 def test_a_stream_without_logprobs_is_not_judged():
     no_logprobs = [{"choices": [{"index": 0, "delta": {"content": "Hello"}}]}]
-    with pytest.raises(pytest.skip.Exception, match="no per-token logprobs"):
+    with pytest.raises(pytest.skip.Exception, match="no per-token logprobs or token ids"):
         streaming.stream_chat(_Client([no_logprobs] * 3), model="m")
 
 
