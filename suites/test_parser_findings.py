@@ -131,8 +131,9 @@ def replay_end_to_end(finding: dict, text: str, ask) -> None:
     """`ask(stream)`: the served response (streamed: its chunks). The non-streaming part is judged
     always; the streamed one only on a stream that exercised the finding, else the check is NOT RUN
     with what the tries showed (never PASS or XPASS for a behaviour the server did not exercise)."""
+    whole = ask(False)  # first: a non-streaming failure is the finding's whole story
     chunks, seen = exercised_stream(lambda: ask(True), finding, text)
-    replay_served(finding, text, ask(False), None if chunks is None else reassemble(chunks))
+    replay_served(finding, text, whole, None if chunks is None else reassemble(chunks))
     if chunks is None:
         pytest.skip(f"not run: trigger not reached in {len(seen)} tries (streamed): " + " | ".join(seen))
 
