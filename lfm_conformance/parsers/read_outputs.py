@@ -2,9 +2,9 @@
 calls, literals with kind, depth and place), so a recorded finding's input class can be asked about
 any text and any chunking, e.g. the chunking a server really streamed (parsers/triggers.py).
 
-The call block is read with Python's own parser, after two same-length substitutions the lfm2
-parser's failures are about and `ast` rejects: a Python keyword as argument name (and=) and a raw line
-break inside a string. Returns None for text that is not one call block in the generators' layout."""
+The call block is read with Python's own parser, after same-length substitutions for what models
+write and `ast` rejects: a Python keyword as argument name (and=), a zero-padded integer (07) and a
+raw line break inside a string. Returns None for text that is not one call block in the generators' layout."""
 from __future__ import annotations
 
 import ast
@@ -97,8 +97,9 @@ class _Reader:
             for key, item in zip(node.keys, node.values):
                 if not (isinstance(key, ast.Constant) and isinstance(key.value, str)):
                     raise ValueError("object key is not a string")
-                literals.append(gen.Literal("key", depth + 1, *self.span(key)))
-                out[_string_value(original, *self.span(key))] = self.value(item, depth + 1, literals, original)
+                span = self.span(key)
+                literals.append(gen.Literal("key", depth + 1, *span))
+                out[_string_value(original, *span)] = self.value(item, depth + 1, literals, original)
             return out
         if isinstance(node, (ast.List, ast.Tuple)):
             return [self.value(item, depth + 1, literals, original) for item in node.elts]

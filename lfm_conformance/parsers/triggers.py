@@ -2,8 +2,9 @@
 asked about the model output with the chunking the server really streamed. A finding whose mechanism
 needs a delta to end at a given place (48.|8566) is not exercised when the server merged those
 tokens into one delta (it does under load): the check then has nothing to say (NOT RUN), neither
-DEV nor XPASS. The chunking is read from the stream's per-token logprobs: with logprobs asked, vLLM
-sends a chunk for every engine step, also when the parser holds its text back."""
+DEV nor XPASS. The chunking is read from the stream's per-token logprobs, asked together with vLLM's
+`return_token_ids` (harness/streaming.with_step_metadata): with both, vLLM 0.26+ sends a chunk for
+every engine step, also one whose text the parser holds back."""
 from __future__ import annotations
 
 from dataclasses import dataclass
