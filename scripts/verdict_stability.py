@@ -107,7 +107,8 @@ def render(outcome: dict, labels: list[str]) -> list[str]:
                 lines.append(f"  {label}: {NO_RECORD}")
                 continue
             reason = _first(rec["reason"])
-            lines.append(_trim(f"  {label}: {grid.SYMBOL[rec['status']]}" + (f"  {reason}" if reason else "")))
+            # the label (a file path, any length) whole; the reason trimmed to the line's width
+            lines.append(f"  {label}: {grid.SYMBOL[rec['status']]}" + (f"  {_trim(reason)}" if reason else ""))
             evidence = [line for line in (rec["evidence"] or "").splitlines()
                         if line.strip() and line.strip() != reason]  # the reason is shown above
             lines += [_trim(f"      | {line}") for line in evidence[:EVIDENCE_LINES]]
