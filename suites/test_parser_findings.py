@@ -70,10 +70,10 @@ def replay(finding: dict, parser) -> None:
 
 def _finding_test(finding: dict):
     @pytest.mark.requires(CAPABILITY[finding["parser"]])
-    def test(model, matrix, target):
-        replay(finding, findings.serving_parser(model, matrix, target))
+    def test(model, matrix, target, served_vllm):
+        replay(finding, findings.serving_parser(model, matrix, target, served_vllm))
 
-    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}"
+    test.__name__ = test.__qualname__ = findings.replay_test(finding["id"])
     test.__doc__ = f"{finding['property']}: {finding['check']} (expected {finding['expected']}; observed {finding['observed']})"
     return test
 
@@ -147,12 +147,12 @@ def _end_to_end_test(finding: dict):
         text = generated_calls.finding_output(finding, matrix, model)
         replay_end_to_end(finding, text, lambda stream: _served(server, model, finding, text, stream))
 
-    test.__name__ = test.__qualname__ = f"test_parser_finding_{finding['id']}_end_to_end"
+    test.__name__ = test.__qualname__ = f"{findings.replay_test(finding['id'])}_end_to_end"
     test.__doc__ = f"served: {finding['property']} (expected {finding['expected']})"
     return test
 
 
 for _finding in findings.load():
-    globals()[f"test_parser_finding_{_finding['id']}"] = _finding_test(_finding)
+    globals()[findings.replay_test(_finding["id"])] = _finding_test(_finding)
 for _finding in generated_calls.findings():
-    globals()[f"test_parser_finding_{_finding['id']}_end_to_end"] = _end_to_end_test(_finding)
+    globals()[f"{findings.replay_test(_finding['id'])}_end_to_end"] = _end_to_end_test(_finding)

@@ -6,16 +6,21 @@ deterministic, bounded; "deep": thousands of examples per property), LFMC_PROPER
 Models whose servers run identical parsers and tokenizer (CPU models sharing a fixture) share one run.
 
 A minimal failing example hypothesis finds is recorded in suites/parser_findings.yaml, replayed by
-suites/test_parser_findings.py as a strict expected failure. Here only its mechanism is excluded: a
-failure of the check it breaks on an example of its input class (lfm_conformance/parsers/parser_findings.py),
-counted per class (hypothesis events, the test's "figures"); a property excluding more than 5% of its
-generated outputs fails. The terminal summary shows the counts and, for the streamed arguments, the
-coverage table (value kind x depth x boundary inside the literal)."""
+suites/test_parser_findings.py as a strict expected failure. Here only its mechanism is excluded, and
+only on the vLLM versions where it reproduces (its replay test's known deviation): a failure of the
+check it breaks on an example of its input class (lfm_conformance/parsers/parser_findings.py), counted
+per finding in excluded outputs (hypothesis events, the test's "figures"). The examples keep the
+generator's own weights, so the counts are the findings' true rates. A property that excluded any
+output is broken here by those findings: it fails naming them (a known deviation naming exactly them
+marks it DEV), and says so when it excluded more than 5% of its generated outputs. The terminal
+summary shows the counts and, for the streamed arguments, the coverage table (value kind x depth x
+boundary inside the literal)."""
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.harness import plugin
 from lfm_conformance.parsers import generated_outputs as gen
 from lfm_conformance.parsers import parser_findings as findings
 
@@ -68,29 +73,35 @@ def _tool_output(model, data, tally, surrounding=True):
     return _output(gen.tool_outputs(thinking=thinking, surrounding=surrounding), data, tally)
 
 
-def _property(name: str, model, matrix, target, record_property, body) -> None:
-    """Run the property `body(data, tally)` once per parser configuration, record its figures, and
-    fail it when it excluded more than the bound of its generated outputs."""
-    parser = findings.serving_parser(model, matrix, target)
-    tally = findings.tally(name, parser, model.name)
+@pytest.fixture
+def run_property(request, model, matrix, target, served_vllm, record_property):
+    """`run(name, body)`: the property `body(parser, data, tally)` run once per parser configuration
+    and set of findings reproducing here; records its figures, then fails it when it excluded any
+    output (checks.parser_properties.nothing_excluded)."""
+    def run(name: str, body) -> None:
+        parser = findings.serving_parser(model, matrix, target, served_vllm)
+        found_here = findings.reproducing(plugin.run_state(request.config).known, model.name, target)
+        tally = findings.tally(name, parser, model.name, found_here)
 
-    @findings.property_settings
-    @given(data=st.data())
-    def prop(data):
-        body(parser, data, tally)
-        tally.end()
+        @findings.property_settings
+        @given(data=st.data())
+        def prop(data):
+            body(parser, data, tally)
+            tally.end()
 
-    prop.__name__ = name.removeprefix("test_")
-    try:
-        findings.run_once(prop, parser, model.name)
-    finally:
-        record_property("figures", tally.figures())
-    props.exclusions_within_bound(tally)
+        prop.__name__ = name.removeprefix("test_")
+        try:
+            findings.run_once(prop, parser, model.name, found_here)
+        finally:
+            record_property("figures", tally.figures())
+        props.nothing_excluded(tally)
+
+    return run
 
 
 # -- tool calls ---------------------------------------------------------------------------------
 @pytest.mark.requires("tools")
-def test_tool_calls_parsed_equal_generated(model, matrix, target, record_property):
+def test_tool_calls_parsed_equal_generated(model, run_property):
     """(a) Non-streaming: the parsed calls equal the generated calls, arguments as JSON."""
     def body(parser, data, tally):
         out = _tool_output(model, data, tally, surrounding=False)
@@ -98,11 +109,11 @@ def test_tool_calls_parsed_equal_generated(model, matrix, target, record_propert
         props.checked(tally, "calls_equal_generated", findings.Example(out),
                       lambda: props.calls_equal_generated(whole.calls, out.expected_calls(), out.text))
 
-    _property("test_tool_calls_parsed_equal_generated", model, matrix, target, record_property, body)
+    run_property("test_tool_calls_parsed_equal_generated", body)
 
 
 @pytest.mark.requires("tools")
-def test_tool_calls_streamed_equal_non_streaming(model, matrix, target, record_property):
+def test_tool_calls_streamed_equal_non_streaming(model, run_property):
     """(b) Any chunking: one id and name per call, indices 0..n-1, concatenated arguments valid
     JSON equal to the non-streaming ones, no call markup in content."""
     def body(parser, data, tally):
@@ -117,11 +128,11 @@ def test_tool_calls_streamed_equal_non_streaming(model, matrix, target, record_p
         props.checked(tally, "no_markup_in", example,
                       lambda: props.no_markup_in("streamed content", streamed.content, out.text, chunks))
 
-    _property("test_tool_calls_streamed_equal_non_streaming", model, matrix, target, record_property, body)
+    run_property("test_tool_calls_streamed_equal_non_streaming", body)
 
 
 @pytest.mark.requires("tools")
-def test_text_around_tool_calls_is_content(model, matrix, target, record_property):
+def test_text_around_tool_calls_is_content(model, run_property):
     """(c) Text before and after the call block comes back as content, streamed or not."""
     def body(parser, data, tally):
         out = _tool_output(model, data, tally)
@@ -135,12 +146,12 @@ def test_text_around_tool_calls_is_content(model, matrix, target, record_propert
                       lambda: props.streamed_text_equals_non_streaming("content", streamed.content, whole.content,
                                                                        out.text, chunks))
 
-    _property("test_text_around_tool_calls_is_content", model, matrix, target, record_property, body)
+    run_property("test_text_around_tool_calls_is_content", body)
 
 
 # -- reasoning ----------------------------------------------------------------------------------
 @pytest.mark.requires("reasoning")
-def test_reasoning_split_equals_generated(model, matrix, target, record_property):
+def test_reasoning_split_equals_generated(model, run_property):
     """Non-streaming: reasoning is the text inside <think>...</think>, content the rest."""
     def body(parser, data, tally):
         out = _output(gen.reasoning_outputs(), data, tally)
@@ -149,11 +160,11 @@ def test_reasoning_split_equals_generated(model, matrix, target, record_property
                       lambda: props.reasoning_split_equals_generated(whole.reasoning, whole.content, out.reasoning,
                                                                      out.answer, out.text))
 
-    _property("test_reasoning_split_equals_generated", model, matrix, target, record_property, body)
+    run_property("test_reasoning_split_equals_generated", body)
 
 
 @pytest.mark.requires("reasoning")
-def test_reasoning_streamed_equals_non_streaming(model, matrix, target, record_property):
+def test_reasoning_streamed_equals_non_streaming(model, run_property):
     """Any chunking: streamed reasoning and content concatenate to the non-streaming split, no tags."""
     def body(parser, data, tally):
         out = _output(gen.reasoning_outputs(), data, tally)
@@ -165,4 +176,4 @@ def test_reasoning_streamed_equals_non_streaming(model, matrix, target, record_p
         props.checked(tally, "no_markup_in", example,
                       lambda: props.no_markup_in("streamed content", streamed.content, out.text, chunks))
 
-    _property("test_reasoning_streamed_equals_non_streaming", model, matrix, target, record_property, body)
+    run_property("test_reasoning_streamed_equals_non_streaming", body)

@@ -25,6 +25,10 @@ def test_signoff_has_the_release_diff_against_the_baseline(tmp_path):
     assert any("test_serve_flags_equal_guide_command" in r for r in d["regressions"])
     signoff = (reports / "signoff.md").read_text()
     assert "## Release diff against the baseline (vLLM 0.32.0): REGRESSIONS" in signoff
+    # the headline includes the diff: results.json's verdict, the sign-off's first lines, the terminal line
+    assert doc["summary"]["verdict"] == "REGRESSIONS" and doc["summary"]["regressions"] == d["regressions"]
+    assert signoff.splitlines()[2].startswith("**REGRESSIONS against the baseline (vLLM 0.32.0, ")
+    assert "sign-off: REGRESSIONS (" in out.stdout
     assert "test_serve_flags_equal_guide_command" in signoff and str(path) in signoff
     assert "Release diff against the baseline" in (reports / "signoff.html").read_text()
 

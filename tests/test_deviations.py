@@ -13,7 +13,8 @@ from tests.conftest import run_pytest
 ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field",
          "models": ["LFM2.5-1.2B-Thinking"], "vllm": ">=0.14", "documented": "reasoning_content",
          "observed": "reasoning", "evidence": "message: {reasoning: '...', content: '...'}",
-         "signature": {"problem": "^the reasoning is not in the documented field", "observed": "found in 'reasoning'$"}}
+         "signature": {"problem": "^the reasoning is not in the documented field reasoning_content$",
+                       "observed": "found in 'reasoning'$"}}
 
 
 def _load(tmp_path, entries, version):
@@ -113,10 +114,40 @@ def test_a_different_failure_is_not_the_deviation(tmp_path):
     assert outcomes.failure_kind(info.value) == "check"
 
 
+def test_the_problem_pattern_matches_the_whole_problem(tmp_path):
+    """`problem` is matched against the whole text: a pattern naming part of it matches nothing."""
+    dev = _load(tmp_path, [{**ENTRY, "signature": {"problem": "not in the documented field"}}], "0.32.0").entries[0]
+    assert dev.mismatches(RENAMED) == ["problem ~ /not in the documented field/"]
+
+
+DRIFT = {"problem": "^drift$", "observed": r"^max (?P<size>\d+\.\d+) first at (?P<first>\d+)$",
+         "bounds": {"size": {"max": 1.7}, "first": {"min": 2, "max": 2}}}
+
+
+@pytest.mark.parametrize("observed,mismatches", [
+    ("max 1.598 first at 2", []),
+    ("max 1.700 first at 2", []),
+    ("max 1.701 first at 2", ["-inf <= size <= 1.7 (observed 1.701)"]),
+    ("max 15.980 first at 9", ["-inf <= size <= 1.7 (observed 15.980)", "2 <= first <= 2 (observed 9)"]),
+    ("max 0.500 first at 1", ["2 <= first <= 2 (observed 1)"]),
+    ("a drift", ["observed ~ /^max (?P<size>\\d+\\.\\d+) first at (?P<first>\\d+)$/",
+                 "-inf <= size <= 1.7 (observed None)", "2 <= first <= 2 (observed None)"]),
+], ids=["recorded", "at-bound", "over-max", "larger-and-later", "earlier", "other-text"])
+def test_bounds_limit_the_captured_figures(tmp_path, observed, mismatches):
+    dev = _load(tmp_path, [{**ENTRY, "signature": DRIFT}], "0.32.0").entries[0]
+    assert sorted(dev.mismatches(SimpleNamespace(problem="drift", observed=observed))) == sorted(mismatches)
+    assert {"-inf <= size <= 1.7", "2 <= first <= 2"} <= set(dev.signature_text().split("; "))
+
+
 @pytest.mark.parametrize("signature,error", [
-    ({}, "should be non-empty|does not have enough properties"),
+    ({}, "'problem' is a required property"),
+    ({"observed": "x"}, "'problem' is a required property"),
     ({"problem": "("}, r"signature.problem \(deviation reasoning-field-renamed\): invalid regular expression"),
-    ({"wording": "x"}, "unknown key .wording.; allowed keys: observed, problem"),
+    ({"problem": "x", "wording": "x"}, "unknown key .wording.; allowed keys: bounds, observed, problem"),
+    ({"problem": "x", "bounds": {"size": {"max": 1}}},
+     r"signature.bounds.size \(deviation reasoning-field-renamed\): no named group \(\?P<size>...\) in its patterns"),
+    ({"problem": "x (?P<size>\\d+)", "bounds": {"size": {"min": 2, "max": 1}}}, "signature.bounds.size .*: min above max"),
+    ({"problem": "x (?P<size>\\d+)", "bounds": {"size": {}}}, "should be non-empty|does not have enough properties"),
 ])
 def test_bad_signature_is_named(tmp_path, signature, error):
     with pytest.raises(ValueError, match=error):
@@ -130,7 +161,8 @@ def test_a_deviation_failing_differently_turns_a_real_run_red(tmp_path):
     recorded = next(d for d in yaml.safe_load(deviations.DEFAULT_FILE.read_text()) if d["id"] == "reasoning-field-renamed")
     args = ("suites/test_reasoning.py", "-m", "model_1_2b", "-k", "test_reasoning_in_documented_field and Thinking")
     path = tmp_path / "dev.yaml"
-    path.write_text(yaml.safe_dump([{**recorded, "signature": {"observed": "^a failure vLLM does not show$"}}]))
+    path.write_text(yaml.safe_dump([{**recorded, "signature": {**recorded["signature"],
+                                                                "observed": "^a failure vLLM does not show$"}}]))
     red = run_pytest(*args, f"--deviations={path}", f"--reports={tmp_path / 'red'}")
     assert red.returncode == 1, red.stdout[-3000:]
     assert "differs from known deviation reasoning-field-renamed" in red.stdout

@@ -1,17 +1,21 @@
 """Exclusions of recorded parser findings are narrow and accounted: a class matches its mechanism
-only (not text that looks like it), only for the check it breaks; a property that excludes more
-than 5% of its outputs fails with the figure; the generators reach every value kind at depths 0-3
-and put stream boundaries inside numbers and strings."""
+only (not text that looks like it), only for the check it breaks, only on the vLLM versions where its
+finding reproduces (its replay test's known deviation); every excluded output counts; a property that
+excluded any output fails naming the findings (more than 5%: saying so); the generators weigh no
+finding's inputs down, reach every value kind at depths 0-3 and put stream boundaries inside numbers
+and strings."""
 import pytest
 from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 
 from lfm_conformance.checks import CheckFailed
 from lfm_conformance.checks import parser_properties as props
+from lfm_conformance.data import deviations
 from lfm_conformance.parsers import generated_outputs as gen
 from lfm_conformance.parsers import parser_findings as findings
 
 A, B, C = findings.A, findings.B, findings.C
+ALL = frozenset(findings.INPUT_CLASSES)  # every recorded finding reproducing
 
 
 def _first(options):
@@ -65,10 +69,10 @@ def test_decimal_point_class_needs_a_boundary_right_after_the_point():
 
 def test_two_sided_text_is_excluded_only_from_the_content_comparison():
     ex = _example(_output({"a": 1}, before="Sure.", after="Done."))
-    assert [fid for fid, _ in findings.classes_for(C, findings.STREAMED_CONTENT, ex)] == ["content_joined_with_newline"]
-    assert findings.classes_for(C, "surrounding_text_is_content", ex) == []
-    assert findings.classes_for(C, "surrounding_text_is_content[streamed]", ex) == []
-    assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex) == []
+    assert [fid for fid, _ in findings.classes_for(C, findings.STREAMED_CONTENT, ex, ALL)] == ["content_joined_with_newline"]
+    assert findings.classes_for(C, "surrounding_text_is_content", ex, ALL) == []
+    assert findings.classes_for(C, "surrounding_text_is_content[streamed]", ex, ALL) == []
+    assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex, ALL) == []
 
 
 def test_keyword_name_class_and_its_streamed_part():
@@ -111,7 +115,7 @@ def test_string_character_classes_look_inside_string_literals_only():
 
 def test_0_23_classes_cover_only_the_checks_they_break():
     ex = _example(_output({"s": "(", "and": -1}))
-    ids = lambda prop, check: {fid for fid, _ in findings.classes_for(prop, check, ex)}  # noqa: E731
+    ids = lambda prop, check: {fid for fid, _ in findings.classes_for(prop, check, ex, ALL)}  # noqa: E731
     assert ids(A, "calls_equal_generated") == {"keyword_argument_name", "negative_number_unparsed"}
     assert ids(B, "streamed_calls_equal_non_streaming") == {
         "keyword_argument_name_streamed", "negative_number_streamed_cut", "bracket_in_string_streamed"}
@@ -119,13 +123,42 @@ def test_0_23_classes_cover_only_the_checks_they_break():
     assert ids(C, "surrounding_text_is_content[streamed]") == set()
 
 
-# -- accounting and the bound ----------------------------------------------------------------------
+# -- versions: a class excludes only where its finding reproduces ---------------------------------
+def _known(version: str, *entries: tuple[str, str]) -> deviations.KnownDeviations:
+    """Known deviations at `version`: (finding id, vllm range) of replay tests recorded as deviating."""
+    return deviations.KnownDeviations([
+        deviations.Deviation(f"dev-{fid}", findings.replay_test(fid), ("*",), None, vllm, "d", "o", "e")
+        for fid, vllm in entries], version)
+
+
+def test_a_finding_reproduces_where_its_replay_test_has_a_known_deviation():
+    known = [("keyword_argument_name", "==0.23.*"), ("content_joined_with_newline", ">=0.23")]
+    assert findings.reproducing(_known("0.23.0", *known), "LFM2.5-230M", "cpu") == {
+        "keyword_argument_name", "content_joined_with_newline"}
+    assert findings.reproducing(_known("0.32.0", *known), "LFM2.5-230M", "cpu") == {"content_joined_with_newline"}
+    assert findings.reproducing(_known("0.32.0"), "LFM2.5-230M", "cpu") == frozenset()
+    # the suite's own file: every deviation it names is a recorded finding's replay test
+    assert findings.reproducing(deviations.load(vllm_version="0.23.0"), "LFM2.5-230M", "cpu") <= ALL
+
+
+def test_a_class_excludes_nothing_where_its_finding_does_not_reproduce():
+    ex = _example(_output({"and": 1}))
+    assert findings.classes_for(A, "calls_equal_generated", ex, {"keyword_argument_name"})
+    assert findings.classes_for(A, "calls_equal_generated", ex, {"content_joined_with_newline"}) == []
+    tally = findings.Tally(A, frozenset({"content_joined_with_newline"}))  # 0.32: keyword names parse
+    tally.begin(ex.output.text)
+    with pytest.raises(CheckFailed, match="broken"):  # a failure there is a new one: raised
+        props.checked(tally, "calls_equal_generated", ex, _fail)
+    assert tally.excluded_outputs == 0
+
+
+# -- accounting and the verdict --------------------------------------------------------------------
 def _fail():
     raise CheckFailed("broken", "e", "o")
 
 
 def test_a_failure_in_class_is_counted_and_one_outside_is_raised():
-    tally = findings.Tally(C)
+    tally = findings.Tally(C, ALL)
     two_sided = _example(_output({"a": 1}, before="Sure.", after="Done."))
     tally.begin(two_sided.output.text)
     assert props.checked(tally, findings.STREAMED_CONTENT, two_sided, lambda: None)  # passes: checked
@@ -135,28 +168,47 @@ def test_a_failure_in_class_is_counted_and_one_outside_is_raised():
     assert tally.counts() == {"content_joined_with_newline": 1} and tally.excluded_outputs == 1
 
 
-def test_variants_around_one_offending_literal_count_once():
-    tally = findings.Tally(B)
-    for n in range(3):  # hypothesis mutates one failing input into near-duplicates
+def test_every_excluded_output_counts_however_alike():
+    tally = findings.Tally(B, ALL)
+    for n in range(3):  # hypothesis mutates one failing input into near-duplicates: each is unchecked
         out = _output({"q": {"r": 1.5e16}, "n": n})
         tally.begin(out.text)
         props.checked(tally, "streamed_calls_equal_non_streaming", _example(out), _fail)
-    assert tally.generated == 3 and len(tally.excluded_texts) == 3 and tally.excluded_outputs == 1
+    assert tally.generated == 3 and tally.excluded_outputs == 3
+    assert tally.counts() == {"float_exponent_streamed": 3}
+    assert tally.witnesses["float_exponent_streamed"] == {"1.5e+16"}
 
 
-@pytest.mark.parametrize("excluded, fails", [(5, False), (6, True)])
-def test_more_than_five_percent_excluded_fails_with_the_figure(excluded, fails):
-    outputs = [f"output {n}" for n in range(100)]
-    tally = findings.Tally(B, outputs=set(outputs), excluded={"float_exponent_streamed": set(outputs[:excluded])},
-                           excluded_texts=set(outputs[:excluded]))
-    if not fails:
-        props.exclusions_within_bound(tally)
-        return
+def _tally(excluded: dict[str, int], generated: int = 100) -> findings.Tally:
+    """A property's tally: `generated` outputs, the first n of them excluded per finding."""
+    outputs = [f"output {n}" for n in range(generated)]
+    tally = findings.Tally(B, frozenset(excluded), outputs=set(outputs))
+    for fid, n in excluded.items():
+        tally.excluded[fid], tally.witnesses[fid] = set(outputs[:n]), {f"w{fid}"}
+        tally.excluded_texts |= set(outputs[:n])
+    return tally
+
+
+def test_a_property_that_excluded_nothing_passes():
+    props.nothing_excluded(_tally({}))
+
+
+def test_a_property_that_excluded_outputs_fails_naming_exactly_the_findings():
     with pytest.raises(CheckFailed) as info:
-        props.exclusions_within_bound(tally)
+        props.nothing_excluded(_tally({"float_exponent_streamed": 2, "decimal_cut_at_point_streamed": 5}))
     problem = info.value.problem
-    assert B in problem and "6.0%" in problem and "float_exponent_streamed 6.0%" in problem
-    assert "6 of 100" in info.value.observed
+    assert problem == (f"{B} excluded 5 of 100 generated outputs (5.0%) for recorded findings: "
+                       "decimal_cut_at_point_streamed 5 (5.0%), float_exponent_streamed 2 (2.0%)"), problem
+    assert "float_exponent_streamed: 2 outputs (2.0%), e.g. 'wfloat_exponent_streamed'" in info.value.observed
+
+
+@pytest.mark.parametrize("excluded, over", [(5, False), (6, True)])
+def test_more_than_five_percent_excluded_says_so_with_the_figure(excluded, over):
+    with pytest.raises(CheckFailed) as info:
+        props.nothing_excluded(_tally({"float_exponent_streamed": excluded}))
+    problem = info.value.problem
+    assert f"({excluded}.0%{', more than 5%' if over else ''}) for recorded findings: float_exponent_streamed" \
+        in problem, problem
 
 
 def test_figures_name_the_property_counts_and_coverage():
@@ -174,6 +226,17 @@ def test_figures_name_the_property_counts_and_coverage():
 # -- generators ------------------------------------------------------------------------------------
 _SETTINGS = settings(max_examples=100, derandomize=True, database=None, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def test_generators_weigh_no_kind_down():
+    """Natural weights: each choice among kinds of scalar, argument styles, sides of the block with
+    text and edge whitespace offers each option once (no finding's inputs kept rare), and the extreme
+    arguments are spelled every way (all_forms: a surrogate-pair escape 1 in 4 for an emoji)."""
+    kinds = gen.model_scalars.original_strategies
+    assert len(kinds) == len(set(map(repr, kinds))) == 6, kinds
+    for choice in (gen.argument_styles, gen._sides, gen._edge_space):
+        assert len(choice.elements) == len(set(choice.elements)), choice.elements
+    assert not hasattr(gen, "extreme_forms")
 
 
 def test_generators_reach_every_value_kind_at_depths_0_to_3():

@@ -283,6 +283,13 @@ def target(request) -> str:
 
 
 @pytest.fixture(scope="session")
+def served_vllm(request) -> str | None:
+    """The vLLM version under test, which deviations are matched against: the endpoint's in remote
+    mode, else the installed one."""
+    return _state(request.config).known.vllm_version
+
+
+@pytest.fixture(scope="session")
 def server_pool(request):
     state = _state(request.config)
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")

@@ -4,9 +4,10 @@ drives them, without a server: the parser class the server composes from its fla
 decides `skip_special_tokens`), the engine's own incremental detokenizer turning each chunk of token
 ids into the delta text, and `Parser.parse` (non-streaming) / `Parser.parse_delta` (streaming).
 
-Two servings of the parser API are driven, chosen by what the installed vLLM has (`select_api`):
-vLLM >= 0.32's (`Api032` here) and vLLM 0.23's (the guide's minimum; `parser_api_0_23`, whose
-server composes, adjusts and calls the parsers differently). A vLLM that has neither is not run."""
+Three servings of the parser API are driven, chosen by what the installed vLLM has (`select_api`):
+vLLM >= 0.32's (`Api032` here), vLLM 0.26's (`parser_api_0_26`) and vLLM 0.23's (the guide's
+minimum; `parser_api_0_23`), whose servers compose, adjust and call the parsers differently. A vLLM
+that has none of them is not run."""
 from __future__ import annotations
 
 import importlib
@@ -15,12 +16,13 @@ import json
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from lfm_conformance.parsers import parser_api_0_23
+from lfm_conformance.parsers import parser_api_0_23, parser_api_0_26
 
 PROMPT = [{"role": "user", "content": "Go."}]
 
 # What ServingParser calls in vLLM >= 0.32: (module, attribute path, keyword arguments it passes).
-# vLLM 0.23.0 has a ParserManager.get_parser without `tokenizer` and is driven by parser_api_0_23.
+# vLLM 0.23.0 and 0.26.0 have a ParserManager.get_parser without `tokenizer` and are driven by
+# parser_api_0_23 / parser_api_0_26.
 DRIVER_API = (
     ("vllm.tokenizers", "get_tokenizer", ()),
     ("vllm.parser.parser_manager", "ParserManager.get_parser",
@@ -32,7 +34,7 @@ DRIVER_API = (
     ("vllm.entrypoints.openai.chat_completion.protocol", "ChatCompletionRequest", ()),
     ("vllm.v1.engine.detokenizer", "IncrementalDetokenizer.from_new_request", ()),
 )
-NEEDS = ("the in-process parser driver drives the parser API of vLLM >= 0.32's or vLLM 0.23's "
+NEEDS = ("the in-process parser driver drives the parser API of vLLM >= 0.32's, 0.26's or 0.23's "
          "chat-completions server")
 
 
@@ -83,13 +85,20 @@ def present_api(import_module=importlib.import_module, api=parser_api_0_23.LATER
     return present
 
 
+def _servings():
+    """The servings driven, newest first: (name, api, what it calls, what only later servers call)."""
+    return (("0.32", Api032, DRIVER_API, ()),
+            (parser_api_0_26.NAME, parser_api_0_26.Api, parser_api_0_26.DRIVER_API, parser_api_0_26.LATER_API),
+            (parser_api_0_23.NAME, parser_api_0_23.Api, parser_api_0_23.DRIVER_API, parser_api_0_23.LATER_API))
+
+
 def select_api(import_module=importlib.import_module):
-    """The serving the installed vLLM's parser API is driven as: `Api032` (vLLM >= 0.32's API
-    complete), `parser_api_0_23.Api` (0.23's complete and none of the later calls there), or None."""
-    if not missing_api(import_module):
-        return Api032
-    if not missing_api(import_module, parser_api_0_23.DRIVER_API) and not present_api(import_module):
-        return parser_api_0_23.Api
+    """The serving the installed vLLM's parser API is driven as: the newest whose calls are all
+    there and none of the later servers' calls (`Api032`, `parser_api_0_26.Api`,
+    `parser_api_0_23.Api`), or None."""
+    for _name, api, calls, later in _servings():
+        if not missing_api(import_module, calls) and not present_api(import_module, later):
+            return api
     return None
 
 
@@ -102,13 +111,13 @@ def unsupported_reason(version: str | None, import_module=importlib.import_modul
         return f"not run: {NEEDS}; vLLM is not installed here"
     if select_api(import_module) is not None:
         return None
-    lacks_0_32 = ", ".join(missing_api(import_module))
-    lacks_0_23 = missing_api(import_module, parser_api_0_23.DRIVER_API)
-    later = present_api(import_module)
-    as_0_23 = "; ".join(filter(None, [f"lacks {', '.join(lacks_0_23)}" if lacks_0_23 else "",
-                                      f"has {', '.join(later)} (not called by 0.23's server)" if later else ""]))
-    return (f"not run: {NEEDS}; installed {version or 'vLLM (version unknown)'} lacks {lacks_0_32} "
-            f"(>= 0.32's API) and, as 0.23's API, {as_0_23}")
+    gaps = []
+    for name, _api, calls, later in _servings():
+        lacks, has = missing_api(import_module, calls), present_api(import_module, later)
+        gaps.append(f"as {name}'s API it " + " and ".join(filter(None, [
+            f"lacks {', '.join(lacks)}" if lacks else "",
+            f"has {', '.join(has)} (not called by {name}'s server)" if has else ""])))
+    return f"not run: {NEEDS}; installed {version or 'vLLM (version unknown)'}: " + "; ".join(gaps)
 
 
 def weights_path(model, matrix, target) -> str:

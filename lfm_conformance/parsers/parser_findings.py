@@ -1,8 +1,9 @@
 """Parser findings: minimal failing examples the parser properties found against a vLLM version
 (suites/parser_findings.yaml), the input class each one stands for (its exact mechanism: the checks
 it breaks and the examples it covers; only a failure of such a check on such an example is excluded,
-so the properties keep hunting), the accounting of what each property checked and excluded, and the
-shared settings and per-model parser of the properties."""
+so the properties keep hunting), the versions where each one reproduces (its replay test's known
+deviation: a class excludes nothing elsewhere), the accounting of what each property checked and
+excluded, and the shared settings and per-model parser of the properties."""
 from __future__ import annotations
 
 import os
@@ -238,11 +239,24 @@ INPUT_CLASSES: dict[str, InputClass] = {
 }
 
 
-def classes_for(prop: str, check: str, example: Example) -> list[tuple[str, str]]:
-    """(finding id, witness) of the recorded findings whose input class covers this example for this
-    check of this property."""
-    found = [(fid, cls.applies(example)) for fid, cls in INPUT_CLASSES.items() if check in cls.breaks.get(prop, ())]
+def classes_for(prop: str, check: str, example: Example, reproducing) -> list[tuple[str, str]]:
+    """(finding id, witness) of the recorded findings reproducing here (`reproducing`: finding ids)
+    whose input class covers this example for this check of this property."""
+    found = [(fid, cls.applies(example)) for fid, cls in INPUT_CLASSES.items()
+             if fid in reproducing and check in cls.breaks.get(prop, ())]
     return [(fid, witness) for fid, witness in found if witness is not None]
+
+
+def replay_test(finding_id: str) -> str:
+    """The test replaying a finding (suites/test_parser_findings.py); its known deviation says
+    where the finding reproduces."""
+    return f"test_parser_finding_{finding_id}"
+
+
+def reproducing(known: deviations.KnownDeviations, model_name: str, target: str) -> frozenset[str]:
+    """The findings that reproduce for this model and target on the vLLM version `known` is for:
+    those whose replay test has a known deviation there (suites/known_deviations.yaml `vllm`)."""
+    return frozenset(fid for fid in INPUT_CLASSES if known.match(replay_test(fid), model_name, target) is not None)
 
 
 # -- accounting: what each property checked and excluded --------------------------------------------
@@ -258,13 +272,16 @@ def _event(text: str) -> None:
 @dataclass
 class Tally:
     """One property's run on one parser configuration: the distinct outputs it generated, those
-    excluded from some check per input class (counted by witness: hypothesis re-generates variants
-    around one offending literal, and those count once), and the literal cells (kind, depth,
-    boundary inside) of the examples whose streamed arguments were compared."""
+    excluded from some check per recorded finding (each excluded output counts, however alike: the
+    bound is on what the property did not check), the findings that may exclude (`reproducing`), and
+    the literal cells (kind, depth, boundary inside) of the examples whose streamed arguments were
+    compared."""
     prop: str
+    reproducing: frozenset = frozenset()  # finding ids reproducing on this vLLM (`reproducing`)
     outputs: set = field(default_factory=set)  # model output texts
-    excluded: dict = field(default_factory=dict)  # finding id -> witnesses
-    excluded_texts: set = field(default_factory=set)  # the excluded outputs themselves
+    excluded: dict = field(default_factory=dict)  # finding id -> excluded output texts
+    witnesses: dict = field(default_factory=dict)  # finding id -> offending literals or texts, for evidence
+    excluded_texts: set = field(default_factory=set)  # the excluded outputs, all findings
     coverage: Counter = field(default_factory=Counter)  # (kind, depth, cut inside) -> examples
     _output: str = ""
     _excluded_now: bool = False
@@ -275,8 +292,8 @@ class Tally:
 
     @property
     def excluded_outputs(self) -> int:
-        """Distinct exclusions (witnesses), at most the outputs excluded."""
-        return min(sum(len(w) for w in self.excluded.values()), len(self.excluded_texts))
+        """Distinct outputs excluded from some check."""
+        return len(self.excluded_texts)
 
     def begin(self, output_text: str) -> None:
         self._output, self._excluded_now = output_text, False
@@ -284,7 +301,8 @@ class Tally:
 
     def exclude(self, finding_id: str, witness: str, check: str) -> None:
         _event(f"excluded from {check}: {finding_id}")
-        self.excluded.setdefault(finding_id, set()).add(witness)
+        self.excluded.setdefault(finding_id, set()).add(self._output)
+        self.witnesses.setdefault(finding_id, set()).add(witness)
         self.excluded_texts.add(self._output)
         self._excluded_now = True
 
@@ -298,6 +316,7 @@ class Tally:
             self.coverage[cell] += 1
 
     def counts(self) -> dict[str, int]:
+        """Excluded outputs per finding."""
         return {fid: len(texts) for fid, texts in sorted(self.excluded.items())}
 
     def rates(self) -> dict[str, float]:
@@ -305,19 +324,22 @@ class Tally:
 
     def figures(self) -> dict:
         return {"kind": "parser_property", "property": self.prop, "profile": PROFILE, "generated": self.generated,
-                "checked": self.generated - len(self.excluded_texts), "excluded": self.counts(),
-                "excluded_outputs": len(self.excluded_texts),
+                "checked": self.generated - self.excluded_outputs, "excluded": self.counts(),
+                "excluded_outputs": self.excluded_outputs,
                 "excluded_rate": round(self.excluded_outputs / self.generated, 4) if self.generated else 0.0,
+                "reproducing": sorted(self.reproducing),
                 "coverage": [{"kind": k, "depth": d, "boundary_inside": cut, "examples": n}
                              for (k, d, cut), n in sorted(self.coverage.items())]}
 
 
-_TALLIES: dict[tuple[str, int], tuple[str, Tally]] = {}  # (property, parser id) -> (first model, tally)
+# (property, parser id, reproducing findings) -> (first model, tally)
+_TALLIES: dict[tuple[str, int, frozenset], tuple[str, Tally]] = {}
 
 
-def tally(prop: str, parser: ServingParser, model_name: str) -> Tally:
-    """The property's tally on this parser configuration (shared by models that share the run)."""
-    return _TALLIES.setdefault((prop, id(parser)), (model_name, Tally(prop)))[1]
+def tally(prop: str, parser: ServingParser, model_name: str, found_here: frozenset = frozenset()) -> Tally:
+    """The property's tally on this parser configuration with these reproducing findings (shared by
+    models that share the run)."""
+    return _TALLIES.setdefault((prop, id(parser), found_here), (model_name, Tally(prop, found_here)))[1]
 
 
 def coverage_table(title: str, counts: Counter) -> list[str]:
@@ -335,10 +357,11 @@ def coverage_table(title: str, counts: Counter) -> list[str]:
 def summary_lines() -> list[str]:
     """Per property and parser configuration: generated, excluded per class, and the coverage table."""
     lines = []
-    for (prop, _), (model_name, t) in _TALLIES.items():
+    for (prop, _, _), (model_name, t) in _TALLIES.items():
         rates = ", ".join(f"{fid} {n} ({n / t.generated:.1%})" for fid, n in t.counts().items()) or "none"
         lines.append(f"{prop} [{model_name}, profile {PROFILE}]: {t.generated} generated, "
-                     f"{t.generated - len(t.excluded_texts)} fully checked, excluded (distinct witnesses): {rates}")
+                     f"{t.generated - t.excluded_outputs} fully checked, excluded outputs per recorded finding: "
+                     f"{rates}")
         if t.coverage:
             lines += coverage_table("  streamed arguments compared, per literal cell (examples):", t.coverage)
     return lines
@@ -354,23 +377,27 @@ def _driver_unsupported() -> str | None:
     return unsupported_reason(deviations.installed_vllm_version())
 
 
-def serving_parser(model, matrix, target) -> ServingParser:
+def serving_parser(model, matrix, target, served_vllm: str | None) -> ServingParser:
     """The model's parsers with its server's flags and tokenizer (fixture on CPU, HF id on GPU).
-    Skips the test (not applicable) where the installed vLLM lacks the API the driver calls: a
-    limitation of the suite's driver is not a verdict on vLLM."""
+    Skips the test (NOT RUN) where the installed vLLM lacks the API the driver calls (a limitation
+    of the suite's driver is not a verdict on vLLM), or is not the vLLM under test, `served_vllm`
+    (remote mode: the endpoint's, whose version the deviations are matched against)."""
     if (reason := _driver_unsupported()) is not None:
         pytest.skip(reason)
+    if served_vllm != (local := deviations.installed_vllm_version()):
+        pytest.skip(f"not run: in-process parser check runs the local vLLM {local}, the endpoint runs vLLM "
+                     f"{served_vllm or '(version unknown)'}")
     return _serving_parser(weights_path(model, matrix, target), matrix.serve_config(model, target).args)
 
 
 _OUTCOMES: dict[tuple, tuple[str, BaseException | None]] = {}
 
 
-def run_once(prop, parser: ServingParser, model_name: str) -> None:
-    """Run a property once per parser configuration: models whose servers run the same parsers
-    with the same tokenizer (CPU models sharing a fixture and flags) get the identical outcome,
-    re-raised, instead of re-running identical examples."""
-    key = (prop.__name__, id(parser))
+def run_once(prop, parser: ServingParser, model_name: str, found_here: frozenset = frozenset()) -> None:
+    """Run a property once per parser configuration and set of reproducing findings: models whose
+    servers run the same parsers with the same tokenizer (CPU models sharing a fixture and flags) get
+    the identical outcome, re-raised, instead of re-running identical examples."""
+    key = (prop.__name__, id(parser), found_here)
     if key in _OUTCOMES:
         _first, error = _OUTCOMES[key]
         if error is not None:

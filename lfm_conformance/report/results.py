@@ -62,6 +62,13 @@ def release_diff(baseline: dict, doc: dict, out_dir: Path, baseline_file: str) -
             "files": [str(p) for p in files]}
 
 
+def with_release_diff(doc: dict, baseline: dict, out_dir: Path, baseline_file: str) -> dict:
+    """The document with its release diff against --baseline, and the verdict that includes it."""
+    doc["release_diff"] = release_diff(baseline, doc, out_dir, baseline_file)
+    doc["summary"] = summarize(doc)
+    return doc
+
+
 class ResultsCollector:
     def __init__(self, config, state):
         self.config = config
@@ -119,6 +126,14 @@ class ResultsCollector:
         name = self.state.cpu_shim
         return None if name is None else {"name": name, "what": cpu_shims.describe(name)}
 
+    def _endpoint(self) -> dict:
+        """Remote mode: the vLLM under test is the endpoint's (deviations are matched against it);
+        the local one only runs the in-process checks."""
+        remote = getattr(self.state, "remote", None)
+        if remote is None:
+            return {}
+        return {"vllm": remote.vllm_version, "local_vllm": deviations.installed_vllm_version(), "endpoint": remote.root}
+
     def _where(self) -> str:
         if self._where_label is None:
             self._hardware = hardware()
@@ -132,8 +147,7 @@ class ResultsCollector:
         secrets = _option_secrets(self.config)
         self.results = self.build(int(exitstatus), secrets)
         if self.baseline is not None:
-            self.results["release_diff"] = release_diff(self.baseline, self.results, self.state.reports / "diff",
-                                                        self.config.getoption("baseline"))
+            with_release_diff(self.results, self.baseline, self.state.reports / "diff", self.config.getoption("baseline"))
         write(self.results, self.state.reports)
         redact.scrub_files(self.state.reports, secrets)
 
@@ -150,13 +164,15 @@ class ResultsCollector:
             "started": _iso(self.started), "finished": _iso(finished),
             "duration_s": round(finished - self.started, 1), "exit_status": exit_status,
             "args": list(self.config.invocation_params.args),
-            "selection": {"markers": self.config.option.markexpr or None,
-                          "keywords": self.config.option.keyword or None},
+            "selection": selection(self.config),
             "universe": {"models": list(matrix.models), "suites": suite_names()},
             "suite_commit": commit, "suite_dirty": dirty,
             "matrix_file": str(matrix.path), "matrix_sha256": matrix.sha256,
             "deviations_file": str(self.config.getoption("--deviations")),
-            "environment": {**environment(), "hardware": self._hardware, "cpu_shim": self._cpu_shim()},
+            "known_deviations": [{"id": d.id, "vllm": d.vllm, "check": d.check}
+                                 for d in self.state.known.applying(self.state.target)],
+            "environment": {**environment(), **self._endpoint(), "hardware": self._hardware,
+                            "cpu_shim": self._cpu_shim()},
             "servers": servers(self.state.servers_file),
         }
         return redact.redact_tree(assemble([run], records), secrets)
@@ -166,7 +182,8 @@ class ResultsCollector:
         if self.results is None:
             return
         summary = self.results["summary"]
-        for line in summary["scope"] + summary["incomplete"] + summary["suite_errors"] + summary["blocking"]:
+        for line in (summary["scope"] + summary["incomplete"] + summary["suite_errors"] + summary["blocking"]
+                     + [f"release diff: {r}" for r in summary.get("regressions", [])]):
             terminalreporter.write_line(f"  {line}")
         terminalreporter.write_line(f"sign-off: {summary['verdict']} ({_counts_text(summary['counts'])}); "
                                     f"reports in {self.state.reports}: {FILE_NAME}, {signoff.MD}, "
@@ -191,9 +208,10 @@ def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
 def summarize(doc: dict) -> dict:
     """Counts per status and the verdict. BLOCKED when a check failed (vLLM broke a promise), the
     suite could not check (error), a known deviation no longer happens, or a run did not end
-    normally; else INCOMPLETE when a check was NOT RUN or PENDING, or the run left out models or
-    behaviours of the matrix (a selection); else SIGN-OFF. Identical outcomes are grouped: one entry
-    with the count of cases, not one per case."""
+    normally; else REGRESSIONS when the release diff against --baseline found regressions; else
+    INCOMPLETE when a check was NOT RUN or PENDING, or the run left out models or behaviours of the
+    matrix (a selection); else SIGN-OFF. Identical outcomes are grouped: one entry with the count of
+    cases, not one per case."""
     counts = {status: 0 for status in grid.SEVERITY}
     for rec in doc["records"]:
         counts[rec["status"]] += 1
@@ -211,14 +229,17 @@ def summarize(doc: dict) -> dict:
     if not doc["records"]:
         notes.append("no conformance check ran")
     scope = scope_gaps(doc)
+    regressions = (doc.get("release_diff") or {}).get("regressions", [])
     if failing or suite_errors or notes:
         verdict = "BLOCKED"
+    elif regressions:
+        verdict = "REGRESSIONS"
     elif unfinished or scope:
         verdict = "INCOMPLETE"
     else:
         verdict = "SIGN-OFF"
     return {"verdict": verdict, "counts": counts, "blocking": failing, "suite_errors": suite_errors,
-            "incomplete": unfinished, "scope": scope, "notes": notes}
+            "incomplete": unfinished, "scope": scope, "regressions": regressions, "notes": notes}
 
 
 def _groups(recs: list[dict]) -> list[str]:
@@ -236,8 +257,9 @@ def _groups(recs: list[dict]) -> list[str]:
 
 
 def scope_gaps(doc: dict) -> list[str]:
-    """What of the full matrix the runs did not check: a -m/-k selection, models or behaviours
-    (suites) without a single record. Only a full run of a target can sign it off."""
+    """What of the full matrix the runs did not check: a selection (-m/-k, --deselect, suite files or
+    node ids named), models or behaviours (suites) without a single record. Only a full run of a
+    target can sign it off."""
     gaps = []
     selections = sorted({s for run in doc["runs"] if (s := _selection_text(run))})
     if selections:
@@ -255,7 +277,40 @@ def scope_gaps(doc: dict) -> list[str]:
 def _selection_text(run: dict) -> str:
     sel = run["selection"]
     return " ".join(p for p in (f"-m '{sel['markers']}'" if sel["markers"] else "",
-                                f"-k '{sel['keywords']}'" if sel["keywords"] else "") if p)
+                                f"-k '{sel['keywords']}'" if sel["keywords"] else "",
+                                *(f"--deselect {d}" for d in sel.get("deselected") or ()),
+                                " ".join(sel.get("paths") or ())) if p)
+
+
+def selection(config) -> dict:
+    """How the command line narrowed the suites: -m, -k, --deselect, and suite files or node ids
+    named (`suites` itself, or a folder holding it, is the whole suite: no selection)."""
+    where = Path(config.invocation_params.dir)
+    deselected = [d for d in config.getoption("deselect", default=None) or () if _in_suites(d, where) is not None]
+    return {"markers": config.option.markexpr or None, "keywords": config.option.keyword or None,
+            "deselected": deselected, "paths": suite_paths(config.args, where)}
+
+
+def suite_paths(args, where: Path) -> list[str]:
+    """The positional arguments naming part of suites/ (a file, a folder in it, a node id); none
+    when one of them names suites/ whole or a folder above it."""
+    inside = [(a, _in_suites(a, where)) for a in args]
+    if any(part == () for _, part in inside):
+        return []
+    return [a for a, part in inside if part]
+
+
+def _in_suites(arg: str, where: Path) -> tuple | None:
+    """Where a path or node id lies in suites/: () for suites/ itself or a folder above it, the
+    path's parts below suites/ (plus the node id) for a part of it, None outside it."""
+    path, sep, node = str(arg).partition("::")
+    full = (where / path).resolve()
+    suites = ROOT / "suites"
+    if not sep and (full == suites or suites.is_relative_to(full)):
+        return ()
+    if not full.is_relative_to(suites):
+        return None
+    return (*full.relative_to(suites).parts, node) if sep else full.relative_to(suites).parts or ()
 
 
 def write(doc: dict, out_dir: Path) -> list[Path]:

@@ -9,7 +9,7 @@ import html
 import re
 from pathlib import Path
 
-from lfm_conformance.report import coverage, grid
+from lfm_conformance.report import coverage, grid, observed
 
 MD, HTML = "signoff.md", "signoff.html"
 COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",
@@ -55,6 +55,10 @@ def verdict_line(doc: dict) -> str:
     if summary["verdict"] == "BLOCKED":
         parts = summary["blocking"] + [f"the suite could not check: {e}" for e in summary.get("suite_errors", [])]
         return "BLOCKED: " + "; ".join(parts + summary["notes"]) + f" ({tally})"
+    if summary["verdict"] == "REGRESSIONS":
+        d = doc["release_diff"]
+        return (f"REGRESSIONS against the baseline (vLLM {d.get('baseline_vllm') or '?'}, {d['baseline']}): "
+                + "; ".join(summary["regressions"]) + f" ({tally})")
     if summary["verdict"] == "INCOMPLETE":
         return (f"INCOMPLETE ({tally}): no failure, but this run cannot sign off "
                 + ", ".join(_where_text(doc)) + ": " + "; ".join(summary.get("scope", []) + summary.get("incomplete", [])))
@@ -125,7 +129,8 @@ def unsettled(doc: dict) -> list[str]:
 
 
 def deviation_groups(doc: dict) -> list[dict]:
-    """Known deviations by id: the recorded entry, the cells it covers, what this run observed."""
+    """Known deviations by id: the recorded entry, the cells it covers, what this run observed, and
+    the vLLM versions seen showing it (this report's DEV records, the recorded runs under docs/)."""
     groups: dict[str, dict] = {}
     for rec in doc["records"]:
         if rec["status"] not in ("known-deviation", "unexpected-pass") or not rec["deviation"]:
@@ -133,11 +138,44 @@ def deviation_groups(doc: dict) -> list[dict]:
         dev = rec["deviation"]
         group = groups.setdefault(dev["id"], {**dev, "records": []})
         group["records"].append(rec)
+    version_of = _versions_by_where(doc)
     for group in groups.values():
         gone = [r for r in group["records"] if r["status"] == "unexpected-pass"]
-        group["state"] = ("no longer happens on " + ", ".join(f"{r['model']} / {r['where']}" for r in gone)
-                          + ": review" if gone else "observed in this run")
+        here = sorted({version_of.get(r["where"], "?") for r in group["records"] if r["status"] == "known-deviation"})
+        state = [f"observed on this version (vLLM {', '.join(here)}: a DEV record of this report)"] if here else []
+        state += ["no longer happens on " + ", ".join(f"{r['model']} / {r['where']}" for r in gone) + ": review"] if gone else []
+        group["state"] = "; ".join(state)
+        group["seen_on"] = seen_on(group["id"], here)
     return list(groups.values())
+
+
+def seen_on(dev_id: str, here: list[str]) -> str:
+    """Where a deviation was seen: this report's versions, then the recorded runs' (docs/)."""
+    recorded = observed.recorded().versions(dev_id)
+    parts = [f"this report (vLLM {', '.join(here)})"] if here else []
+    parts.append(f"recorded runs: vLLM {', '.join(recorded)}" if recorded else "no recorded run under docs/")
+    return "; ".join(parts)
+
+
+def carried_over(doc: dict) -> list[str]:
+    """Deviations that apply to a run's vLLM by their version range (run "known_deviations") with no
+    record of that run showing them or their absence: believed, not seen here."""
+    lines = []
+    for run in doc["runs"]:
+        seen = {(r["deviation"] or {}).get("id") for r in doc["records"] if r["where"] == run["where"]}
+        version = run["environment"]["vllm"] or "?"
+        for dev in run.get("known_deviations") or ():
+            if dev["id"] in seen:
+                continue
+            recorded = observed.recorded().versions(dev["id"])
+            origin = (f"carried over from vLLM {', '.join(recorded)}, not yet observed here" if recorded
+                      else "carried over by its range, observed by no recorded run (docs/) nor here")
+            lines.append(f"{dev['id']} (vLLM {dev['vllm']}, {dev['check']}) on vLLM {version} / {run['where']}: {origin}")
+    return lines
+
+
+def _versions_by_where(doc: dict) -> dict[str, str]:
+    return {run["where"]: run["environment"]["vllm"] or "?" for run in doc["runs"]}
 
 
 def accuracy_rows(doc: dict) -> list[dict]:
@@ -167,7 +205,7 @@ def environment_rows(run: dict) -> list[tuple[str, str]]:
     if run["suite_dirty"]:
         commit += " + uncommitted changes"
     return [("GPU/target", f"{run['where']} (target {run['target']})"), ("hardware", machine),
-            ("vLLM", env["vllm"] or "not installed"),
+            *_vllm_rows(env),
             *([("cpu shim", f"{shim['name']}: {shim['what']} (servers load it: "
                             "matrix.yaml vllm.versions)")] if (shim := env.get("cpu_shim")) else []),
             ("packages", pkgs),
@@ -177,6 +215,15 @@ def environment_rows(run: dict) -> list[tuple[str, str]]:
             ("time", f"{run['started']} to {run['finished']} ({run['duration_s']} s), pytest exit status "
                      f"{run['exit_status']}"),
             ("pytest arguments", " ".join(run["args"]) or "(none)")]
+
+
+def _vllm_rows(env: dict) -> list[tuple[str, str]]:
+    """The vLLM under test; in remote mode the endpoint's, and the local one beside it."""
+    if "endpoint" not in env:
+        return [("vLLM", env["vllm"] or "not installed")]
+    return [("vLLM", f"{env['vllm'] or 'unknown'} (the endpoint {env['endpoint']}, remote mode)"),
+            ("local vLLM", f"{env.get('local_vllm') or 'not installed'} (runs the in-process parser checks "
+                           "only where it equals the endpoint's)")]
 
 
 def _wheres(doc: dict) -> list[str]:
@@ -205,6 +252,10 @@ def _observed_now(rec: dict) -> str:
     return "\n".join(lines[:OBSERVED_LINES]) + more
 
 
+CARRIED_HEADING = "Applying by version range, not observed here"
+CARRIED_NOTE = ("Entries of the deviations file whose vLLM range holds this version, with no record of this run showing "
+                "them (their check was not selected, not run or not applicable): assumed from the versions that showed "
+                "them, not seen on this one.")
 HOW_TO_READ = ("Rows are models, columns are behaviours (suites/test_<behaviour>.py); a cell is the worst outcome "
                "of its checks, with the number of checks in brackets. " + grid.LEGEND + ". Known deviations "
                "(DEV) are differences between the usage guide and this vLLM version, recorded with evidence in "
@@ -382,10 +433,13 @@ def render_markdown(doc: dict) -> str:
                 f"- **Documented (guide):** {_md_text(group['documented'])}",
                 f"- **Observed (recorded):** {_md_text(group['observed'])}",
                 f"- **Evidence (recorded):** {_md_cell(Code(group['evidence']))}",
-                f"- **Cells:** {cells}", ""]
+                f"- **Cells:** {cells}", f"- **Seen on:** {_md_text(group['seen_on'])}", ""]
         seen = next((r for r in group["records"] if r["status"] == "known-deviation"), None)
         if seen is not None:
             out += [f"Observed in this run ({seen['model']} / {seen['where']}):", ""] + _md_block(_observed_now(seen))
+    carried = carried_over(doc)
+    if carried:
+        out += [f"### {CARRIED_HEADING}", "", _md_text(CARRIED_NOTE), "", *[f"- {_md_text(c)}" for c in carried], ""]
     out += _md_release_diff(doc) + _md_coverage(doc) + _md_errata(doc)
     out += ["## Accuracy", ""]
     header, acc = accuracy_table(doc)
@@ -584,11 +638,15 @@ def render_html(doc: dict) -> str:
                      f'<dl class="dev"><dt>Documented (guide)</dt><dd>{_e(group["documented"])}</dd>'
                      f"<dt>Observed (recorded)</dt><dd>{_e(group['observed'])}</dd>"
                      f"<dt>Evidence (recorded)</dt><dd><code>{_e(group['evidence'])}</code></dd>"
-                     f"<dt>Cells</dt><dd>{cells}</dd></dl>")
+                     f"<dt>Cells</dt><dd>{cells}</dd><dt>Seen on</dt><dd>{_e(group['seen_on'])}</dd></dl>")
         seen = [r for r in group["records"] if r["status"] == "known-deviation"]
         parts += [f"<details{' open' if i == 0 else ''}><summary>Observed in this run: {_e(rec['model'])} / "
                   f"{_e(rec['where'])} / {_e(rec['check'] + _case(rec))}</summary>"
                   f"<pre>{_e(_observed_now(rec))}</pre></details>" for i, rec in enumerate(seen)]
+    carried = carried_over(doc)
+    if carried:
+        parts += [f"<h3>{_e(CARRIED_HEADING)}</h3>", f'<p class="note">{_e(CARRIED_NOTE)}</p>',
+                  "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in carried) + "</ul>"]
 
     parts += _html_release_diff(doc) + _html_coverage(doc) + _html_errata(doc)
     header, acc = accuracy_table(doc)
