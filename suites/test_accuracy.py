@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lfm_conformance.checks import accuracy as gate
+from lfm_conformance.data.matrix import local_weights
 from lfm_conformance.harness import plugin
 from lfm_conformance.workloads import accuracy
 
@@ -61,12 +62,17 @@ def baseline(model, task, matrix, target) -> accuracy.Baseline:
 
 
 def test_accuracy_meets_baseline(baseline, model, server, record_property):
+    # A tokenizer only where lm-eval tokenizes (local-completions; as record_command records the baseline):
+    # for real weights, the snapshot the target's servers read (its hub cache), not a hub id to resolve here.
+    tokenizer = None
+    if server.config.target.weights == "hf" and not baseline.chat_template:
+        tokenizer = local_weights(server.config)
     try:
         measurement = accuracy.measure(
             baseline, base_url=server.url(""), served_model=model.hf_id, preset=model.preset,
-            tokenizer=model.hf_id if server.config.target.weights == "hf" else None, api_key=server.api_key)
-    except accuracy.AccuracyError as exc:
-        pytest.fail(str(exc), pytrace=False)
+            tokenizer=tokenizer, api_key=server.api_key)
+    except accuracy.AccuracyError:
+        raise  # the suite cannot run the baseline as configured: its own ERROR, not a verdict on the server
     except Exception as exc:  # lm-eval re-raises a request that failed or timed out after its retries
         failure = gate.request_failure(exc, baseline.task, server.url(""))
         if failure is None:

@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from lfm_conformance.checks import numerics
+from lfm_conformance.data.matrix import local_weights
 from lfm_conformance.workloads import reference
 
 TEXT = "C. elegans is a tiny nematode worm that lives in soil. The speed is 80 km/h. What is in this image?"
@@ -16,6 +17,8 @@ def test_served_logprobs_match_transformers_reference(model, server, serve_confi
     response = httpx.post(server.url("/v1/completions"), timeout=120, json={
         "model": model.hf_id, "prompt": ids, "max_tokens": 1, "temperature": 0, "prompt_logprobs": 0}).json()
     served = numerics.served_prompt_logprobs(response, ids)
-    expected = reference.prompt_logprobs(server.model_path, model.architecture, ids)
+    # The served weights as transformers loads them here: the fixture's folder, or the real weights'
+    # snapshot in the hub cache the target's servers read (its `env`, e.g. HF_HUB_CACHE).
+    expected = reference.prompt_logprobs(local_weights(serve_config, server.model_path), model.architecture, ids)
     tokens = [str(t) for t in ids]
     numerics.logprobs_match(served, expected, serve_config.target.logprob_tolerance, tokens)

@@ -17,6 +17,7 @@ import pytest
 
 from lfm_conformance.checks import perf
 from lfm_conformance.data import probes
+from lfm_conformance.data.matrix import local_weights
 from lfm_conformance.harness import outcomes
 from lfm_conformance.serving import gpu as gpu_mod
 from lfm_conformance.workloads import benchmarks
@@ -149,7 +150,8 @@ def baseline_config(matrix, target):
 
 # -- the protocol --------------------------------------------------------------------------------
 def _protocol(server, model, profile) -> dict:
-    run = benchmarks.serve(server.url(), server.model_path, model.hf_id, profile)
+    # The benchmark's tokenizer: the fixture, or the real weights' snapshot in the target's hub cache.
+    run = benchmarks.serve(server.url(), local_weights(server.config, server.model_path), model.hf_id, profile)
     figures = benchmarks.figures(run["result"])
     perf.protocol_completed(figures, profile.num_prompts, run["result"].get("errors"))
     return figures
@@ -316,7 +318,7 @@ def test_fastokens_token_ids_match_hf_tokenizer(model, setting, bench):
     from transformers import AutoTokenizer
 
     plan, where, blackwell, server = bench
-    hf = AutoTokenizer.from_pretrained(server.model_path)
+    hf = AutoTokenizer.from_pretrained(local_weights(server.config, server.model_path))
     for text in CORPUS:
         resp = httpx.post(server.url("/tokenize"), json={"model": model.hf_id, "prompt": text}, timeout=60)
         served = perf.tokenized(resp.status_code, resp.json(), f"prompt {text!r}")

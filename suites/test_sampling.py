@@ -20,6 +20,7 @@ import pytest
 
 from lfm_conformance.checks import context, sampling
 from lfm_conformance.data import probes
+from lfm_conformance.data.matrix import local_weights
 
 REPLY_BOUND = 256  # bounds a derailed reply; taught probes end far earlier
 EFFECT_BOUND = 24
@@ -112,20 +113,17 @@ def test_server_command_has_no_sampling_flags(model, server):
     sampling.no_sampling_flags(server.command())
 
 
-def _checkpoint_generation_config(server, serve_config) -> dict | None:
-    """The served checkpoint's generation_config.json (the fixture's folder, or the HF cache's copy of
-    the real weights); None when it is not at hand."""
-    if serve_config.target.weights == "fixture":
-        path = Path(server.model_path) / "generation_config.json"
-    else:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(server.model_path, "generation_config.json")
-        path = Path(found) if isinstance(found, str) else None
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path else None
-    except OSError:
-        return None
+def _checkpoint_generation_config(server, serve_config) -> dict:
+    """The served checkpoint's generation_config.json: the fixture's folder, or the snapshot of the real
+    weights in the hub cache the target's servers read (its `env`); {} when the checkpoint ships none.
+    A snapshot that cannot be found, or a file that cannot be read, is the suite's error: never a silent None."""
+    folder = Path(local_weights(serve_config, server.model_path))
+    if not folder.is_dir():  # an online target whose weights are not in the cache: cannot tell
+        pytest.skip(f"not run: {serve_config.source} has no local snapshot to read its generation_config.json from")
+    path = folder / "generation_config.json"
+    if not path.exists():
+        return {}  # the checkpoint ships none (a full snapshot has every file of the repository): no defaults
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def test_preset_request_gets_no_server_default(model, server, serve_config, record_property):

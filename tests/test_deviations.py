@@ -10,7 +10,7 @@ from lfm_conformance.data import deviations
 from lfm_conformance.harness import outcomes
 from tests.conftest import run_pytest
 
-ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field",
+ENTRY = {"id": "reasoning-field-renamed", "check": "test_reasoning_in_documented_field", "owner": "guide",
          "models": ["LFM2.5-1.2B-Thinking"], "vllm": ">=0.14", "documented": "reasoning_content",
          "observed": "reasoning", "evidence": "message: {reasoning: '...', content: '...'}",
          "signature": {"problem": "^the reasoning is not in the documented field reasoning_content$",

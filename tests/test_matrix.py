@@ -97,4 +97,4 @@ def test_pytest_with_broken_matrix_exits_nonzero_with_one_line_and_no_traceback(
 def test_unknown_target_is_rejected_with_allowed_values():
     result = run_pytest("suites", "--collect-only", "-q", "--target=tpu", timeout=120)
     assert result.returncode != 0
-    assert "--target 'tpu'" in result.stderr + result.stdout and "allowed values: cpu, gpu" in result.stderr + result.stdout
+    assert "--target 'tpu'" in result.stderr + result.stdout and "allowed values: cpu, cpu-hf, gpu" in result.stderr + result.stdout

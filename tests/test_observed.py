@@ -10,6 +10,7 @@ from tests import results_factory as rf
 
 ENTRY = """- id: reasoning-field-renamed
   check: test_reasoning_in_documented_field
+  owner: guide
   models: [LFM2.5-1.2B-Thinking]
   vllm: ">=0.23"
   documented: d

@@ -16,6 +16,8 @@ from lfm_conformance.parsers import parser_findings as findings
 
 A, B, C = findings.A, findings.B, findings.C
 ALL = frozenset(findings.INPUT_CLASSES)  # every recorded finding reproducing
+# ... but the stop token's (0.26), which covers every output whose stop token shares its last delta
+TOOL_TEXT = ALL - {"stop_token_streamed_as_text"}
 
 
 def _first(options):
@@ -69,10 +71,10 @@ def test_decimal_point_class_needs_a_boundary_right_after_the_point():
 
 def test_two_sided_text_is_excluded_only_from_the_content_comparison():
     ex = _example(_output({"a": 1}, before="Sure.", after="Done."))
-    assert [fid for fid, _ in findings.classes_for(C, findings.STREAMED_CONTENT, ex, ALL)] == ["content_joined_with_newline"]
-    assert findings.classes_for(C, "surrounding_text_is_content", ex, ALL) == []
-    assert findings.classes_for(C, "surrounding_text_is_content[streamed]", ex, ALL) == []
-    assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex, ALL) == []
+    assert [fid for fid, _ in findings.classes_for(C, findings.STREAMED_CONTENT, ex, TOOL_TEXT)] == ["content_joined_with_newline"]
+    assert findings.classes_for(C, "surrounding_text_is_content", ex, TOOL_TEXT) == []
+    assert findings.classes_for(C, "surrounding_text_is_content[streamed]", ex, TOOL_TEXT) == []
+    assert findings.classes_for(B, "streamed_calls_equal_non_streaming", ex, TOOL_TEXT) == []
 
 
 def test_keyword_name_class_and_its_streamed_part():
@@ -115,12 +117,25 @@ def test_string_character_classes_look_inside_string_literals_only():
 
 def test_0_23_classes_cover_only_the_checks_they_break():
     ex = _example(_output({"s": "(", "and": -1}))
-    ids = lambda prop, check: {fid for fid, _ in findings.classes_for(prop, check, ex, ALL)}  # noqa: E731
+    ids = lambda prop, check: {fid for fid, _ in findings.classes_for(prop, check, ex, TOOL_TEXT)}  # noqa: E731
     assert ids(A, "calls_equal_generated") == {"keyword_argument_name", "negative_number_unparsed"}
     assert ids(B, "streamed_calls_equal_non_streaming") == {
         "keyword_argument_name_streamed", "negative_number_streamed_cut", "bracket_in_string_streamed"}
     assert ids(B, "deltas_serializable") == ids(B, "no_markup_in") == set()
     assert ids(C, "surrounding_text_is_content[streamed]") == set()
+
+
+def test_stop_token_class_is_a_last_delta_shared_with_text():
+    """0.26: the stop token's text is streamed when it arrives with text; alone in its delta, not."""
+    out = gen.ReasoningOutput("r", "ok")
+    end = len(out.text)
+    R = "test_reasoning_streamed_equals_non_streaming"
+    for cuts in ((), (3,), (end - 1,)):  # whole, cut early, the last token with the stop token
+        assert [f for f, _ in findings.classes_for(R, "streamed_text_equals_non_streaming[content]", _example(out, cuts),
+                                                   ALL)] == ["stop_token_streamed_as_text"], cuts
+    assert findings.classes_for(R, "streamed_text_equals_non_streaming[content]", _example(out, (3, end)), ALL) == []
+    assert findings.classes_for(R, "streamed_text_equals_non_streaming[content]", _example(out), ALL - {
+        "stop_token_streamed_as_text"}) == []  # excluded only where it reproduces
 
 
 # -- versions: a class excludes only where its finding reproduces ---------------------------------

@@ -4,7 +4,8 @@ import pytest
 from lfm_conformance.parsers import parser_findings
 
 GOOD = {"id": "content_joined_with_newline", "parser": "tools", "property": "test_text_around_tool_calls_is_content",
-        "check": "c", "model_output": "ab", "delta_texts": ["a", "b"], "expected": "e", "observed": "o"}
+        "check": "c", "owner": "vllm/lfm2-tool-parser", "model_output": "ab", "delta_texts": ["a", "b"],
+        "expected": "e", "observed": "o"}
 
 
 def test_recorded_findings_load_and_each_has_an_input_class():

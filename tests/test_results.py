@@ -100,7 +100,7 @@ CHECKS = textwrap.dedent('''
 
 
 def _deviations(path: Path) -> Path:
-    entry = {"models": ["LFM2.5-230M"], "vllm": ">=0", "documented": "reasoning_content",
+    entry = {"owner": "guide", "models": ["LFM2.5-230M"], "vllm": ">=0", "documented": "reasoning_content",
              "observed": "reasoning", "evidence": "recorded-evidence",
              "signature": {"problem": "^reasoning in the wrong field$", "observed": "^reasoning$"}}
     path.write_text(yaml.safe_dump([{"id": "fake-renamed", "check": "test_known_deviation", **entry},

@@ -18,12 +18,13 @@ import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from lfm_conformance.data import schema
+from lfm_conformance.data import owners, schema
 
 DEFAULT_FILE = Path(__file__).resolve().parents[2] / "suites" / "known_deviations.yaml"
-SCHEMA = schema.records(["id", "check", "models", "vllm", "documented", "observed", "evidence", "signature"], {
+SCHEMA = schema.records(["id", "check", "owner", "models", "vllm", "documented", "observed", "evidence", "signature"], {
     "id": {"type": "string"},
     "check": {"type": "string", "pattern": "^test_"},
+    "owner": owners.SCHEMA,  # whose finding it is (lfm_conformance/data/owners.py)
     "models": {"type": "array", "items": {"type": "string"}, "minItems": 1},
     "targets": {"type": "array", "items": {"type": "string"}},
     "cases": {"type": "array", "items": {"type": "string"}, "minItems": 1},
@@ -65,6 +66,7 @@ class Deviation:
     cases: tuple[str, ...] | None = None  # the test's parameters besides the model (case_id), e.g. table rows
     signature: tuple[tuple[str, str], ...] = ()  # (field of the failure, pattern)
     bounds: tuple[tuple[str, float | None, float | None], ...] = ()  # (named group, min, max)
+    owner: str = ""  # whose finding it is: lfm_conformance/data/owners.py OWNERS
 
     def reason(self) -> str:
         return f"known deviation {self.id} (vLLM {self.vllm}): documented: {self.documented}; observed: {self.observed}"
@@ -155,7 +157,7 @@ def load(path: Path = DEFAULT_FILE, vllm_version: str | None = "installed") -> K
         Deviation(d["id"], d["check"], tuple(d["models"]), tuple(d["targets"]) if "targets" in d else None,
                   d["vllm"], d["documented"], d["observed"], d["evidence"], tuple(d["cases"]) if "cases" in d else None,
                   tuple(_patterns(d)), tuple((name, b.get("min"), b.get("max"))
-                                             for name, b in d["signature"].get("bounds", {}).items()))
+                                             for name, b in d["signature"].get("bounds", {}).items()), d["owner"])
         for d in data
     ]
     return KnownDeviations(entries, vllm_version)

@@ -30,6 +30,12 @@ class Target:
     env: dict
     startup_timeout_s: float
     logprob_tolerance: float  # max |served - reference| per-token logprob (nats) in the numerics check
+    device: str = "cpu"  # "cpu" or "gpu": where the servers run (a gpu target needs a GPU on the host)
+    not_applicable: dict = field(default_factory=dict)  # model name -> why this target does not run it
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.device == "gpu"
 
 
 @dataclass(frozen=True)
@@ -148,6 +154,81 @@ class Matrix:
                            served_names=(model.hf_id,), args=args, env=env)
 
 
+# -- real weights from the local Hugging Face cache (weights: hf) ----------------------------------
+# A stand-in cache (fixtures/standin_cache.py) holds this file at its top: the run is the real-weights
+# path with stand-in weights, and the report says so (no check reads it).
+STANDIN_MARKER = "lfm-conformance-standin.json"
+
+
+class SnapshotMissing(MatrixError):
+    """A real-weights target's model is not in the local Hugging Face cache; one line with the command."""
+
+
+def hub_environ(target: Target, environ=None) -> dict:
+    """The environment a target's servers run with (this process's, then the target's `env`): the one
+    every in-process loader of the same weights must resolve the hub cache from too."""
+    import os
+
+    return {**(os.environ if environ is None else environ), **target.env}
+
+
+def hub_cache(target: Target, environ=None) -> Path:
+    """The Hugging Face hub cache a target's servers read, as huggingface_hub resolves it: HF_HUB_CACHE
+    (or the older HUGGINGFACE_HUB_CACHE), else HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub."""
+    env = hub_environ(target, environ)
+    found = env.get("HF_HUB_CACHE") or env.get("HUGGINGFACE_HUB_CACHE")
+    if found:
+        return Path(found).expanduser()
+    home = env.get("HF_HOME") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
+    return Path(home).expanduser() / "hub"
+
+
+def hub_snapshot(target: Target, hf_id: str, environ=None) -> Path:
+    """The local snapshot folder of `hf_id` (revision refs/main) in the target's hub cache, resolved by
+    huggingface_hub itself, offline; SnapshotMissing (one line: the id, the cache, the download
+    command) when it is not there."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    cache = hub_cache(target, environ)
+    try:
+        path = Path(snapshot_download(hf_id, cache_dir=str(cache), local_files_only=True))
+    except (LocalEntryNotFoundError, FileNotFoundError, OSError, ValueError):
+        path = None
+    if path is None or not (path / "config.json").is_file():
+        raise SnapshotMissing(
+            f"target {target.name}: {hf_id} is not in the Hugging Face cache {cache} (no snapshot with a config.json "
+            f"for refs/main); download it first: `hf download {hf_id}` (or `huggingface-cli download {hf_id}`), "
+            f"with HF_HUB_CACHE/HF_HOME as the run sees them")
+    return path
+
+
+def standin_marker(target: Target, environ=None) -> dict | None:
+    """The stand-in marker of the target's hub cache (fixtures/standin_cache.py), or None for a real cache."""
+    try:
+        return json.loads((hub_cache(target, environ) / STANDIN_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def local_weights(config: ServeConfig, model_path: str | None = None, environ=None) -> str:
+    """Where in-process loaders (transformers, vLLM's tokenizer) find the weights a server serves: its
+    model path for fixtures (`model_path`, else the source), the hub cache snapshot for real weights."""
+    if config.target.weights == "fixture":
+        return model_path or config.source
+    try:
+        return str(hub_snapshot(config.target, config.source, environ))
+    except SnapshotMissing:
+        if hub_offline(config.target, environ):
+            raise
+        return config.source  # online: the loader resolves (and may download) the hub id itself
+
+
+def hub_offline(target: Target, environ=None) -> bool:
+    """Whether the target's servers load offline (HF_HUB_OFFLINE in their environment)."""
+    return hub_environ(target, environ).get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _args_suffix(args: tuple[str, ...]) -> str:
     """Config-name suffix for extra arguments: `+flag=value`, or `+flag` for a flag without a value
     (e.g. --no-enable-prefix-caching)."""
@@ -217,7 +298,8 @@ def load(path: Path | str = DEFAULT_MATRIX) -> Matrix:
         min_vllm_version=data["vllm"]["min_version"],
         targets={
             n: Target(n, t["description"], t["weights"], tuple(t["serve_args"]), dict(t["env"]),
-                      float(t["startup_timeout_s"]), float(t["logprob_tolerance"]))
+                      float(t["startup_timeout_s"]), float(t["logprob_tolerance"]), t["device"],
+                      dict(t.get("not_applicable") or {}))
             for n, t in data["targets"].items()
         },
         gpus={n: Gpu(n, g["memory_gb"], g["blackwell"]) for n, g in data["gpus"].items()},

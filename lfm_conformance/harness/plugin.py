@@ -3,7 +3,9 @@ deviations as strict expected failures, and the model x check grid at the end.""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import re
 import signal
 from collections import Counter
 from pathlib import Path
@@ -101,6 +103,11 @@ def pytest_configure(config):
         raise pytest.UsageError(str(exc)) from None
     config.pluginmanager.register(robustness.Summary(), "lfm-conformance-robustness-figures")
     config.stash[STATE].gpu, config.stash[STATE].remote = host_gpu, remote
+    if not hasattr(config, "workerinput") and remote is None:
+        try:  # real weights: every selected model's snapshot is in the cache, before any server starts
+            _check_snapshots(config, config.stash[STATE])
+        except matrix_mod.SnapshotMissing as exc:
+            raise pytest.UsageError(str(exc)) from None
     if not hasattr(config, "workerinput"):  # the controller (or a plain run) owns the run's records
         reports.mkdir(parents=True, exist_ok=True)
         config.stash[STATE].servers_file.unlink(missing_ok=True)
@@ -116,10 +123,14 @@ def _gpu_and_remote(config, matrix, target):
     (None unless --base-url); one clear error for anything wrong with them."""
     gpu_key, base_url = config.getoption("--gpu"), config.getoption("--base-url")
     host_gpu = None
-    if matrix.targets[target].weights == "hf" and (gpu_key or not base_url):
+    spec = matrix.targets[target]
+    # The GPU selection (nvidia-smi's GPU, the guide's GPUs per model) is for real weights on a GPU
+    # target (matrix.yaml targets.*.device); a CPU target with real weights (cpu-hf) needs no GPU.
+    if spec.needs_gpu and spec.weights == "hf" and (gpu_key or not base_url):
         host_gpu = gpu_mod.host_gpu(matrix, gpu_key)
     elif gpu_key:
-        raise ValueError(f"--gpu {gpu_key}: only with a GPU target (--target {target} serves fixtures)")
+        raise ValueError(f"--gpu {gpu_key}: only with a GPU target serving real weights (--target {target}: "
+                         f"device {spec.device}, weights {spec.weights})")
     if not base_url:
         for opt in ("--model", "--served-model-name"):
             if config.getoption(opt):
@@ -179,6 +190,9 @@ class RunState:
     def not_applicable(self, model, variant: dict, fixturenames=()) -> str | None:
         """Why a model's test cannot run here: GPU not supported, or in remote mode a server variant
         or a local resource the endpoint cannot reach."""
+        reason = self.matrix.targets[self.target].not_applicable.get(model.name)
+        if reason is not None:
+            return f"not applicable on {self.target}: {reason}"
         if self.gpu is not None:
             verdict = gpu_mod.select(self.matrix, model, self.gpu)
             if not verdict.applicable:
@@ -194,6 +208,38 @@ class RunState:
 
 
 STATE = pytest.StashKey[RunState]()
+
+
+def _check_snapshots(config, state: RunState) -> None:
+    """A real-weights target that loads offline (HF_HUB_OFFLINE in its environment): each model the
+    run may serve has its snapshot in the target's hub cache (SnapshotMissing, one line, otherwise)."""
+    target = state.matrix.targets[state.target]
+    if target.weights != "hf" or not matrix_mod.hub_offline(target):
+        return
+    for model in _models_selected(config.getoption("markexpr") or "", state):
+        matrix_mod.hub_snapshot(target, model.hf_id)
+
+
+def _models_selected(expr: str, state: RunState) -> list:
+    """The models whose tests `-m expr` can select (each test carries its model's marker and capabilities;
+    any other marker in the expression may be on a test or not), less those not applicable here."""
+    models = [m for m in state.matrix.models.values() if state.not_applicable(m, {}) is None]
+    if not expr.strip():
+        return models
+    from _pytest.mark.expression import Expression
+
+    compiled = Expression.compile(expr)
+    known = {m.marker for m in state.matrix.models.values()} | set(matrix_mod.CAPABILITIES)
+    free = sorted(set(re.findall(r"[A-Za-z_][\w.-]*", expr)) - {"and", "or", "not"} - known)[:10]
+    out = []
+    for model in models:
+        own = {model.marker, *model.capabilities}
+        for bits in itertools.product((False, True), repeat=len(free)):
+            values = dict(zip(free, bits))
+            if compiled.evaluate(lambda name, /, **_kw: name in own or values.get(name, False)):
+                out.append(model)
+                break
+    return out
 
 
 def _state(config) -> RunState:

@@ -121,13 +121,16 @@ def unsupported_reason(version: str | None, import_module=importlib.import_modul
 
 
 def weights_path(model, matrix, target) -> str:
-    """Where the model's server loads weights and tokenizer: the built fixture (CPU) or the HF id."""
+    """Where the model's server loads weights and tokenizer: the built fixture (CPU), or for real weights
+    the snapshot in the hub cache the target's servers read (its `env` over this process's)."""
     config = matrix.serve_config(model, target)
     if config.target.weights == "fixture":
         from fixtures import build
 
         return str(build.ensure(model.fixture, matrix, log=lambda _line: None))
-    return config.source
+    from lfm_conformance.data.matrix import local_weights
+
+    return local_weights(config)
 
 
 def parser_names(serve_args) -> tuple[str | None, str | None]:

@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, event, settings
 from hypothesis.control import currently_in_test_context
 
-from lfm_conformance.data import deviations, schema
+from lfm_conformance.data import deviations, owners, schema
 from lfm_conformance.parsers import generated_outputs as gen
 from lfm_conformance.parsers.parser_driver import ServingParser, unsupported_reason, weights_path
 
@@ -37,11 +37,13 @@ property_settings = settings(
     **PROFILES[PROFILE], derandomize=True, deadline=None, database=None, print_blob=False,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 
-SCHEMA = schema.records(["id", "parser", "property", "check", "model_output", "delta_texts", "expected", "observed"], {
+SCHEMA = schema.records(["id", "parser", "property", "check", "owner", "model_output", "delta_texts", "expected",
+                         "observed"], {
     "id": {"type": "string", "pattern": "^[a-z0-9_]+$"},
     "parser": {"enum": ["tools", "reasoning"]},
     "property": {"type": "string", "pattern": "^test_"},
     "check": {"type": "string"},
+    "owner": owners.SCHEMA,  # whose finding it is (lfm_conformance/data/owners.py)
     "model_output": {"type": "string"},
     "delta_texts": {"type": "array", "items": {"type": "string"}, "minItems": 1},
     "expected": {"type": "string"},
@@ -207,8 +209,16 @@ def bracket_in_string(example: Example) -> str | None:
     return _first(text for _, text in _literal_texts(example, gen.STRING_KINDS) if any(c in text for c in "()[]{}"))
 
 
+def stop_token_shares_last_delta(example: Example) -> str | None:
+    """A streamed output whose end-of-turn token arrives in one delta with text (the whole output in
+    one delta, or its last piece and the stop token together: no delta ends where the text ends)."""
+    text = example.output.text
+    return None if len(text) in example.boundaries else (text[-12:] or "(empty)")
+
+
 A, B, C = ("test_tool_calls_parsed_equal_generated", "test_tool_calls_streamed_equal_non_streaming",
            "test_text_around_tool_calls_is_content")
+R = "test_reasoning_streamed_equals_non_streaming"
 STREAMED_CONTENT = "streamed_text_equals_non_streaming"  # C's comparison of streamed and non-streaming content
 # finding id -> its input class
 INPUT_CLASSES: dict[str, InputClass] = {
@@ -236,6 +246,11 @@ INPUT_CLASSES: dict[str, InputClass] = {
                                           raw_line_break_in_string),
     "backslash_string_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, backslash_before_quote),
     "bracket_in_string_streamed": InputClass({B: ("streamed_calls_equal_non_streaming",)}, bracket_in_string),
+    # vLLM 0.26, qwen3 reasoning parser behind the lfm2 tool parser (special tokens kept): the stop token's text.
+    "stop_token_streamed_as_text": InputClass(
+        {R: ("streamed_text_equals_non_streaming[reasoning]", "streamed_text_equals_non_streaming[content]",
+             "no_markup_in"), C: ("surrounding_text_is_content[streamed]", STREAMED_CONTENT)},
+        stop_token_shares_last_delta),
 }
 
 

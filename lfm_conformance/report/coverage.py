@@ -89,10 +89,14 @@ def _wheres(doc: dict, matrix) -> dict[str, dict]:
     out = {}
     runs = [(r["where"], r["target"], r["environment"]["hardware"]["kind"] == "gpu") for r in doc["runs"]]
     records = [(r["where"], r["target"], r["where"] in matrix.gpus) for r in doc["records"]]
+    # A run on a stand-in hub cache (fixtures/standin_cache.py) took the real-weights path with stand-in
+    # weights: its passes prove the path, not the real weights.
+    standin = {r["where"] for r in doc["runs"] if ((r["environment"].get("weights") or {}).get("standin"))}
     for where, target, gpu in runs + records:
         weights = matrix.targets[target].weights if target in matrix.targets else None
-        out.setdefault(where, {"name": where, "target": target, "gpu": gpu, "real_weights": weights == "hf",
-                               "is_gpu_row": where in matrix.gpus})
+        out.setdefault(where, {"name": where, "target": target, "gpu": gpu,
+                               "real_weights": weights == "hf" and where not in standin,
+                               "standin": where in standin, "is_gpu_row": where in matrix.gpus})
     return out
 
 
@@ -122,6 +126,8 @@ def claim_status(claim, records_by_suite: dict[str, list[dict]], where: dict) ->
     if claim.gpu_only and not where["gpu"]:
         return "gpu-only", claim.gpu_only
     if claim.real_weights_only and not where["real_weights"]:
+        if where.get("standin"):
+            return "real-weights-only", f"real-weights path, stand-in weights: {claim.real_weights_only}"
         return "real-weights-only", claim.real_weights_only
     if worst is None:
         reasons = list(dict.fromkeys(r["reason"] for r in seen))

@@ -14,10 +14,10 @@ import math
 import sys
 from pathlib import Path
 
-from lfm_conformance.report import grid, merge, results, signoff
-from lfm_conformance.report.signoff import Code, Status
+from lfm_conformance.report import document, grid, merge, pages
+from lfm_conformance.report.pages import Code, Status
 
-BLOCKING = results.BLOCKING  # fail, error, unexpected-pass
+BLOCKING = document.BLOCKING  # fail, error, unexpected-pass
 UNFINISHED = ("not-run", "pending")  # legacy "skipped" is read as not-run
 RAN = ("pass", "fail", "unexpected-pass", "known-deviation", "measured")  # a verdict on vLLM
 FIXED = {"fail": "fixed failure", "error": "fixed error", "known-deviation": "fixed deviation",
@@ -133,8 +133,8 @@ def environment(base_doc: dict, cand_doc: dict) -> list[dict]:
 
 def diff(base_doc: dict, cand_doc: dict) -> dict:
     out: dict[str, list] = {c: [] for c in CATEGORIES}
-    base = {results.record_key(r): r for r in base_doc["records"]}
-    cand = {results.record_key(r): r for r in cand_doc["records"]}
+    base = {document.record_key(r): r for r in base_doc["records"]}
+    cand = {document.record_key(r): r for r in cand_doc["records"]}
     commits = [sorted({str(r["suite_commit"])[:12] for r in d["runs"]}) for d in (base_doc, cand_doc)]
     same_suite = commits[0] == commits[1]
     cand_checks = {(r["suite"], r["check"]) for r in cand.values()}
@@ -185,16 +185,16 @@ def _groups(entries: list[dict]) -> list[str]:
     lines = []
     for (what, suite, check, change, detail), es in groups.items():
         cells = [f"{e['model']} / {e['where']}{_case(e)}" for e in es]
-        more = f", +{len(cells) - results.GROUP_LISTED} more" if len(cells) > results.GROUP_LISTED else ""
+        more = f", +{len(cells) - document.GROUP_LISTED} more" if len(cells) > document.GROUP_LISTED else ""
         lines.append(f"{what}: {suite} / {check} ({change}){f': {detail}' if detail else ''} "
-                     f"[{len(es)} case{'s' * (len(es) != 1)}: {', '.join(cells[:results.GROUP_LISTED])}{more}]")
+                     f"[{len(es)} case{'s' * (len(es) != 1)}: {', '.join(cells[:document.GROUP_LISTED])}{more}]")
     return lines
 
 
 # -- rendering ------------------------------------------------------------------------------------------
 def sections(d: dict) -> list[tuple[str, str, list[str], list[list]]]:
     """(title, note, header, rows) per category: what both renderers show."""
-    fmt = signoff._fmt
+    fmt = pages.fmt
     checks = ["model", "GPU/target", "behaviour", "check", "baseline", "candidate", "what", "detail"]
 
     def rows(category: str) -> list[list]:
@@ -217,7 +217,7 @@ def sections(d: dict) -> list[tuple[str, str, list[str], list[list]]]:
         ("Perf", "relative deltas; no uncertainty available (one benchmark run per side): read as indications",
          ["model", "GPU/target", "check", "test", "metric", "baseline", "candidate", "rel. delta"],
          [[p["model"], p["where"], p["check"] + _case(p), p["test"], p["metric"], fmt(p["baseline"]),
-           fmt(p["candidate"]), signoff._pct(p["rel_delta"])] for p in d["perf"]]),
+           fmt(p["candidate"]), pages.pct(p["rel_delta"])] for p in d["perf"]]),
         ("Environment changes", "per GPU/target: vLLM, packages, suite commit, matrix, deviations file, servers",
          ["GPU/target", "what", "baseline", "candidate"],
          [[e["where"], e["what"], Code(e["baseline"] or "-"), Code(e["candidate"] or "-")] for e in d["environment"]]),
@@ -232,27 +232,27 @@ def title(d: dict) -> str:
 def render_markdown(d: dict) -> str:
     out = [f"# {title(d)}", "", f"**{d['verdict']}**", "", d["scope"], ""]
     for name, lines in (("Regressions", d["regressions"]), ("Inconclusive", d["inconclusive"])):
-        out += [f"## {name}", "", *[f"- {signoff._md_text(x)}" for x in lines], ""] if lines else []
+        out += [f"## {name}", "", *[f"- {pages.md_text(x)}" for x in lines], ""] if lines else []
     for name, note, header, rows in sections(d):
-        out += [f"## {name}", "", f"_{note}_", ""] + (signoff._md_table(header, rows) if rows else ["None.", ""])
+        out += [f"## {name}", "", f"_{note}_", ""] + (pages.md_table(header, rows) if rows else ["None.", ""])
     return "\n".join(out)
 
 
 def render_html(d: dict) -> str:
     kind = {"SAFE TO UPGRADE": "ok", "INCONCLUSIVE": "incomplete"}.get(d["verdict"], "blocked")
-    e = signoff._e
+    e = pages.escape
     parts = [f"<h1>{e(title(d))}</h1>", f'<div class="verdict {kind}">{e(d["verdict"])}</div>',
              f'<div class="counts">{e(d["scope"])}</div>']
     for name, lines in (("Regressions", d["regressions"]), ("Inconclusive", d["inconclusive"])):
         parts += [f"<h2>{name}</h2><ul>" + "".join(f"<li>{e(x)}</li>" for x in lines) + "</ul>"] if lines else []
     for name, note, header, rows in sections(d):
         parts += [f"<h2>{e(name)}</h2>", f'<p class="note">{e(note)}</p>',
-                  signoff._html_table(header, rows) if rows else "<p>None.</p>"]
-    return signoff.html_page(title(d), parts)
+                  pages.html_table(header, rows) if rows else "<p>None.</p>"]
+    return pages.html_page(title(d), parts)
 
 
 def write(d: dict, out_dir: Path) -> list[Path]:
-    return signoff.write_texts(out_dir, {"diff.md": render_markdown(d), "diff.html": render_html(d),
+    return pages.write_texts(out_dir, {"diff.md": render_markdown(d), "diff.html": render_html(d),
                                          "diff.json": json.dumps(d, indent=1, ensure_ascii=False)})
 
 

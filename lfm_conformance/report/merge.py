@@ -17,7 +17,7 @@ from pathlib import Path
 import jsonschema
 
 from lfm_conformance.data.schema import describe, where
-from lfm_conformance.report import results
+from lfm_conformance.report import document, publish
 
 
 class MergeError(Exception):
@@ -31,7 +31,7 @@ def load(path: Path) -> dict:
         raise MergeError(f"{path}: cannot read: {exc.strerror}") from None
     except ValueError as exc:
         raise MergeError(f"{path}: not valid JSON: {exc}") from None
-    validator = jsonschema.Draft202012Validator(results.schema())
+    validator = jsonschema.Draft202012Validator(document.schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(doc))
     if error is not None:
         raise MergeError(f"{path}: {where(error.absolute_path)}: {describe(error)} "
@@ -51,7 +51,7 @@ def merge(paths: list[Path], allow_mismatch: bool = False) -> dict:
     owner: dict[tuple, Path] = {}
     for path, doc in docs:
         for rec in doc["records"]:
-            key = results.record_key(rec)
+            key = document.record_key(rec)
             if key in owner and owner[key] != path:
                 model, where, check, case = key
                 raise MergeError(f"{owner[key]} and {path} both hold {model} on {where} / {check}"
@@ -59,7 +59,7 @@ def merge(paths: list[Path], allow_mismatch: bool = False) -> dict:
             owner[key] = path
     runs = [run for _, doc in docs for run in doc["runs"]]
     records = [rec for _, doc in docs for rec in doc["records"]]
-    return results.assemble(runs, records, merged_from=[str(p) for p, _ in docs])
+    return document.assemble(runs, records, merged_from=[str(p) for p, _ in docs])
 
 
 def _short(value: str | None) -> str:
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     except MergeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    written = results.write(doc, args.out)
+    written = publish.write(doc, args.out)
     summary = doc["summary"]
     print(f"{summary['verdict']}: {len(doc['records'])} checks from {len(doc['runs'])} runs "
           f"({', '.join(r['where'] for r in doc['runs'])}); wrote {', '.join(str(p) for p in written)}")

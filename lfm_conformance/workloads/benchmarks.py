@@ -190,8 +190,8 @@ def where(matrix: Matrix, target: str) -> str:
     import re
     import subprocess
 
-    if matrix.targets[target].weights == "fixture":
-        return target
+    if matrix.targets[target].weights == "fixture" or not matrix.targets[target].needs_gpu:
+        return target  # fixtures, or real weights on a CPU target (cpu-hf)
     name = os.environ.get("LFMC_GPU", "")
     if not name:
         try:
