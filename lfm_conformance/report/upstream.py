@@ -40,6 +40,7 @@ from pathlib import Path
 
 import yaml
 
+from lfm_conformance.data.request_changes import apply_change
 from lfm_conformance.data import deviations as deviations_mod
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,24 +207,11 @@ def served_cases() -> dict[str, dict]:
             choice = None if mode is None else parts["tool_choice_modes"][mode]
             for name, change in part["variants"].items():
                 body = copy.deepcopy(base) if choice is None else {**copy.deepcopy(base), "tool_choice": choice}
-                for pointer, value in (change.get("set") or {}).items():
-                    parent, key = _parent(body, pointer)
-                    parent[key] = copy.deepcopy(value)
-                for pointer in change.get("delete") or []:
-                    parent, key = _parent(body, pointer)
-                    del parent[key]
+                apply_change(body, change)
                 cid = f"part-{part['part']}-{name}" + (f"-{mode}" if mode else "")
                 cases[cid] = {"method": "POST", "endpoint": "/v1/chat/completions", "body": body,
                               "requires": part["requires"]}
     return cases
-
-
-def _parent(body, pointer: str):
-    steps = pointer.strip("/").split("/")
-    node = body
-    for step in steps[:-1]:
-        node = node[int(step)] if isinstance(node, list) else node[step]
-    return node, int(steps[-1]) if isinstance(node, list) else steps[-1]
 
 
 def _wire(body) -> dict:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from lfm_conformance.data.request_changes import apply_change
 from lfm_conformance.data import schema
 
 CASES_FILE = Path(__file__).resolve().parents[2] / "suites" / "robustness_cases.yaml"
@@ -150,7 +151,7 @@ def load_parts(path: Path = PARTS_FILE) -> list[Case]:
             for mode, choice in modes.items():
                 body = copy.deepcopy(base) if choice is None else {**copy.deepcopy(base), "tool_choice": choice}
                 try:
-                    body = _changed(body, change)
+                    body = apply_change(body, change)
                 except (KeyError, IndexError, TypeError) as exc:
                     raise CaseFileError(f"{path}: parts[{i}].variants.{name}: a pointer does not fit base "
                                         f"{part['base']!r} ({type(exc).__name__}: {exc})") from None
@@ -158,26 +159,6 @@ def load_parts(path: Path = PARTS_FILE) -> list[Case]:
                 cases.append(Case(case_id, "/v1/chat/completions", "POST", body, part["requires"], "client_error",
                                   f"OpenAI chat-completions request schema: {part['part']} {name}"))
     return list(controls.values()) + cases
-
-
-def _changed(body: dict, change: dict) -> dict:
-    for pointer, value in (change.get("set") or {}).items():
-        parent, key = _parent(body, pointer)
-        parent[key] = copy.deepcopy(value)
-    for pointer in change.get("delete") or []:
-        parent, key = _parent(body, pointer)
-        del parent[key]
-    return body
-
-
-def _parent(body, pointer: str):
-    """The container holding a JSON pointer's last step, and that step (an int for lists)."""
-    steps = pointer.strip("/").split("/")
-    node = body
-    for step in steps[:-1]:
-        node = node[int(step)] if isinstance(node, list) else node[step]
-    last = steps[-1]
-    return node, int(last) if isinstance(node, list) else last
 
 
 @dataclass(frozen=True)
