@@ -3,7 +3,10 @@
 #   bash scripts/gpu_device_run.sh part N   unpack .whl/partN into $SITE (one call per part, back to back)
 #   bash scripts/gpu_device_run.sh run      unpack any part not yet unpacked, check the environment, start
 #                                           one server as a smoke test (falling back to another attention
-#                                           backend if the first fails), then the suites on --target gpu-fixture
+#                                           backend if the first fails), then the real-weights path with
+#                                           stand-in weights (--target gpu on a hub cache built from the
+#                                           carried fixtures, fixtures/standin_cache.py; one worker: the gpu
+#                                           target's servers take the GPU's memory), then --target gpu-fixture
 # Everything it reports goes to $OUT (at most 8 files): run.log, env.txt, results*.json, signoff*.md,
 # reports.tar.gz (both report folders with server logs and junit.xml).
 set -uo pipefail
@@ -15,6 +18,8 @@ EXTRA_MARKERS=${EXTRA_MARKERS-model_8b_a1b or model_vl_450m}  # second run if ti
 WORKERS=${WORKERS:-6}
 BUDGET_S=${BUDGET_S:-420}      # the whole `run` call; pytest runs are cut (SIGTERM, results kept) to fit
 EXTRA_MIN_S=${EXTRA_MIN_S:-150} # the second run starts only with this much left
+STANDIN_MARKERS=${STANDIN_MARKERS-model_230m}  # the hf path first, on stand-ins ("" = skip it)
+STANDIN_MAX_S=${STANDIN_MAX_S:-150}            # at most this long, so the fixture runs keep their time
 START=$SECONDS
 mkdir -p "$OUT" "$SITE"
 
@@ -141,18 +146,26 @@ if [ "$smoke" != 0 ]; then
 fi
 [ -f /tmp/lfmc-matrix.yaml ] && MATRIX=/tmp/lfmc-matrix.yaml
 
-suite() {  # suite NAME MARKERS: one pytest run into /tmp/lfmc-reports-NAME, cut at the budget
-  local left=$((BUDGET_S - (SECONDS - START) - 25))
-  echo "== pytest -m \"$2\" (-n $WORKERS, $left s left) =="
+suite() {  # suite NAME MARKERS [TARGET WORKERS MAX_S]: one pytest run into /tmp/lfmc-reports-NAME, cut at the budget
+  local left=$((BUDGET_S - (SECONDS - START) - 25)) target=${3:-gpu-fixture} workers=${4:-$WORKERS}
+  [ -z "${5:-}" ] || [ "$5" -ge "$left" ] || left=$5
+  echo "== pytest -m \"$2\" --target $target (-n $workers, $left s left) =="
   mkdir -p "/tmp/lfmc-reports-$1"
-  timeout -k 20 -s TERM "$left" python3 -m pytest suites -m "$2" --target gpu-fixture --matrix "$MATRIX" \
-    --reports "/tmp/lfmc-reports-$1" -n "$WORKERS" -p no:cacheprovider -q -rfE --no-header \
+  timeout -k 20 -s TERM "$left" python3 -m pytest suites -m "$2" --target "$target" --matrix "$MATRIX" \
+    --reports "/tmp/lfmc-reports-$1" -n "$workers" -p no:cacheprovider -q -rfE --no-header \
     > "/tmp/lfmc-reports-$1/pytest.log" 2>&1
   echo "pytest exit $? after $((SECONDS - START)) s; the end of its output:"
   tail -n 80 "/tmp/lfmc-reports-$1/pytest.log"
   cp "/tmp/lfmc-reports-$1/results.json" "$OUT/results-$1.json" 2>/dev/null
   cp "/tmp/lfmc-reports-$1/signoff.md" "$OUT/signoff-$1.md" 2>/dev/null
 }
+if [ -n "$STANDIN_MARKERS" ]; then
+  if python3 -m fixtures.standin_cache --out /tmp/lfmc-standin --models LFM2.5-230M LFM2.5-1.2B-Thinking; then
+    (export HF_HUB_CACHE=/tmp/lfmc-standin; suite standin "$STANDIN_MARKERS" gpu 1 "$STANDIN_MAX_S")
+  else
+    echo "no stand-in run: the stand-in cache could not be built from .lfmc/fixtures"
+  fi
+fi
 suite core "$MARKERS"
 if [ -n "$EXTRA_MARKERS" ] && [ $((BUDGET_S - (SECONDS - START))) -ge "$EXTRA_MIN_S" ]; then
   suite extra "$EXTRA_MARKERS"
