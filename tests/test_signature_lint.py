@@ -263,19 +263,24 @@ def test_lint_flags_a_signature_broader_than_its_evidence(tmp_path, check, signa
     assert any(flagged in w for w in wrong), wrong
 
 
-def test_lint_flags_an_unbounded_numerics_signature(tmp_path):
-    """The old numerics signature (any drift first at position >= 2) takes a drift of 10x the evidence; the
-    bounded one does not."""
+def test_numerics_signature_is_bounded_by_its_mechanism(tmp_path):
+    """The rms_norm entries take a drift first over tolerance at position 2 or later (position 1 attends to
+    one token, where a misread norm cancels); a drift from position 1 is another bug. A size bound is what
+    the lint checks just outside its figure (shown on an entry that has one)."""
     recorded_dense = SimpleNamespace(problem="served logprobs differ from the transformers reference on the same weights",
                                      observed="max 1.598 at position 22 (token '1015'); first over tolerance at position 2 of 35")
-    old = _entry(tmp_path, "test_served_logprobs_match_transformers_reference", {
-        "problem": recorded_dense.problem, "observed": r"; first over tolerance at position ([2-9]|[1-9]\d+) of \d+$"})
-    bigger = SimpleNamespace(problem=recorded_dense.problem,
-                             observed="max 15.980 at position 22 (token '1015'); first over tolerance at position 9 of 35")
-    assert old.mismatches(bigger) == []
-    new = next(d for d in KNOWN.entries if d.id == "cpu-rms-norm-non-contiguous-dense")
-    assert new.mismatches(recorded_dense) == [] and len(new.mismatches(bigger)) == 2
-    assert wrong_matches(new, own=[recorded_dense]) == []
+    from_first = SimpleNamespace(problem=recorded_dense.problem,
+                                 observed="max 1.598 at position 22 (token '1015'); first over tolerance at position 1 of 35")
+    entry = next(d for d in KNOWN.entries if d.id == "cpu-rms-norm-non-contiguous-dense")
+    assert entry.mismatches(recorded_dense) == [] and entry.mismatches(from_first)
+    assert wrong_matches(entry, own=[recorded_dense]) == []
+    sized = _entry(tmp_path, "test_served_logprobs_match_transformers_reference", {
+        "problem": "^" + re.escape(recorded_dense.problem) + "$",
+        "observed": r"^max (?P<size>\d+\.\d+) at position \d+ \(token .+\); first over tolerance at position 2 of \d+$",
+        "bounds": {"size": {"max": 1.7}}})
+    assert sized.mismatches(recorded_dense) == []
+    assert sized.mismatches(SimpleNamespace(problem=recorded_dense.problem,
+                                            observed=recorded_dense.observed.replace("1.598", "15.980")))
 
 
 def test_problems_are_collected_from_the_check_modules_of_the_suite():
