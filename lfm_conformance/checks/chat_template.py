@@ -9,10 +9,11 @@ from lfm_conformance.checks import CheckFailed, excerpt
 CONTEXT_TOKENS = 8
 
 
-def prompt_tokens_equal(served: list[int], reference: list[int], decode=None) -> None:
-    """Token-for-token equality; on a difference, the first differing position with the text around it."""
+def token_difference(served: list[int], reference: list[int], decode=None) -> tuple[int, str, str, str | None] | None:
+    """None when equal; else the first differing position, both neighbourhoods (ids and decoded text)
+    and the served text as evidence."""
     if served == reference:
-        return
+        return None
     at = next((i for i, (a, b) in enumerate(zip(served, reference)) if a != b), min(len(served), len(reference)))
     window = slice(max(0, at - CONTEXT_TOKENS), at + CONTEXT_TOKENS)
 
@@ -20,7 +21,13 @@ def prompt_tokens_equal(served: list[int], reference: list[int], decode=None) ->
         part = ids[window]
         return f"{part} {decode(part)!r}" if decode else str(part)
 
-    raise CheckFailed(f"the served prompt differs from the chat template's rendering at token {at}",
-                      f"{len(reference)} tokens; around {at}: {show(reference)}",
-                      f"{len(served)} tokens; around {at}: {show(served)}",
-                      excerpt(decode(served)) if decode else None)
+    return (at, f"{len(reference)} tokens; around {at}: {show(reference)}",
+            f"{len(served)} tokens; around {at}: {show(served)}", excerpt(decode(served)) if decode else None)
+
+
+def prompt_tokens_equal(served: list[int], reference: list[int], decode=None) -> None:
+    """Token-for-token equality; on a difference, the first differing position with the text around it."""
+    if (diff := token_difference(served, reference, decode)) is not None:
+        at, expected, observed, evidence = diff
+        raise CheckFailed(f"the served prompt differs from the chat template's rendering at token {at}",
+                          expected, observed, evidence)

@@ -10,9 +10,9 @@ Guide: "all served through vLLM's OpenAI-compatible API"; "Leave max_tokens unse
 truncates ..."; the Base model's completions endpoint."""
 from __future__ import annotations
 
-from lfm_conformance.checks import CheckFailed, excerpt
+from lfm_conformance.checks import CheckFailed, chat_template, excerpt
 
-CONTEXT_TOKENS = 8
+CONTEXT_TOKENS = chat_template.CONTEXT_TOKENS
 ASKED = "return_token_ids: true in the request"
 
 
@@ -108,19 +108,9 @@ def streamed_usage(chunks: list[dict]) -> dict:
 def prompt_equals(served: list[int], reference: list[int], source: str, decode=None) -> None:
     """The served prompt equals `source` (e.g. "the chat template's rendering") token for token; on a
     difference, the first differing position and both decoded neighbourhoods."""
-    if served == reference:
-        return
-    at = next((i for i, (a, b) in enumerate(zip(served, reference)) if a != b), min(len(served), len(reference)))
-    window = slice(max(0, at - CONTEXT_TOKENS), at + CONTEXT_TOKENS)
-
-    def show(ids):
-        part = ids[window]
-        return f"{part} {decode(part)!r}" if decode else str(part)
-
-    raise CheckFailed(f"the prompt the endpoint served differs from {source} at token {at}",
-                      f"{len(reference)} tokens; around {at}: {show(reference)}",
-                      f"{len(served)} tokens; around {at}: {show(served)}",
-                      excerpt(decode(served)) if decode else None)
+    if (diff := chat_template.token_difference(served, reference, decode)) is not None:
+        at, expected, observed, evidence = diff
+        raise CheckFailed(f"the prompt the endpoint served differs from {source} at token {at}", expected, observed, evidence)
 
 
 # -- class 2: streamed = non-streamed, the option's effect in both modes ----------------------------
