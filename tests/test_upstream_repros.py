@@ -12,12 +12,16 @@ from importlib import util
 
 import pytest
 
+from pathlib import Path
+
+from lfm_conformance.data import claims as claims_mod
 from lfm_conformance.data import deviations
 from lfm_conformance.report import bisect, upstream
 
 REPORTS = upstream.build_reports()
 PARSER = {r.key: r for r in REPORTS if r.kind == "parser"}  # one per parser finding
 SERVED = [r for r in REPORTS if r.kind == "served"]
+NO_CLAIMS = claims_mod.Claims(Path("none"), (), ())
 KERNEL = {r.id: r for r in REPORTS if r.kind == "kernel"}  # in-process kernel calls: run in CI like the parser ones
 
 # What a correct parser returns for each finding's model output (hand-made, not from vLLM).
@@ -196,9 +200,9 @@ def test_issue_draft_uses_the_bisect_record(tmp_path):
     (tmp_path / "float_exponent_streamed.json").write_text(json.dumps(
         {"versions": {"0.26.0": {"status": "does not reproduce"}, "0.32.0": {"status": "reproduces"}},
          "first_bad": "0.32.0", "last_good": "0.26.0", "date": "2026-12-06"}))
-    text = upstream.render_issue(report, claims={}, bisect_dir=tmp_path)
+    text = upstream.render_issue(report, claims=NO_CLAIMS, bisect_dir=tmp_path)
     assert "- first bad: 0.32.0" in text and "- last good: 0.26.0" in text
-    text = upstream.render_issue(report, claims={}, bisect_dir=tmp_path / "none")
+    text = upstream.render_issue(report, claims=NO_CLAIMS, bisect_dir=tmp_path / "none")
     assert "Not bisected" in text and ">=0.32" in text
     for heading in ("## Environment", "## Steps", "## Expected", "## Observed", "## The guide sentence it breaks"):
         assert heading in text

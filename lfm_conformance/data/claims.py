@@ -42,6 +42,12 @@ class CheckRef:
     def suite(self) -> str:
         return Path(self.file).stem.removeprefix("test_")
 
+    def names(self, check: str, cases: tuple[str, ...] | None = None) -> bool:
+        """Whether this ref names the test `check` (and, where both name one, one of `cases`)."""
+        if not fnmatchcase(check, self.test):
+            return False
+        return self.case is None or cases is None or any(fnmatchcase(c, self.case) for c in cases)
+
     def matches(self, record: dict) -> bool:
         return (record["suite"] == self.suite and fnmatchcase(record["check"], self.test)
                 and (self.case is None or fnmatchcase(record.get("case") or "", self.case)))
@@ -106,6 +112,10 @@ class Claims:
 
     def sections(self) -> list[str]:
         return list(dict.fromkeys(c.section for c in self.claims))
+
+    def verified_by(self, check: str, cases: tuple[str, ...] | None = None) -> tuple[Claim, ...]:
+        """The claims (in file order) one of whose checks names `check` (and a case of `cases`)."""
+        return tuple(c for c in self.claims if any(ref.names(check, cases) for ref in c.checks))
 
 
 def parse_check(entry) -> CheckRef:

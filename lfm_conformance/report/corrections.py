@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
@@ -58,7 +57,7 @@ def load(path: Path = FILE, known: list[deviations.Deviation] | None = None,
         if "erratum" in entry and entry["erratum"] not in errata:
             raise ValueError(f"{path}: [{i}].erratum: {entry['erratum']!r} is not an erratum of {guide_claims.path}; "
                              f"allowed values: {', '.join(errata)}")
-        sentences = claims_of(dev, guide_claims)
+        sentences = guide_claims.verified_by(dev.check, dev.cases)
         if not sentences:
             raise ValueError(f"{path}: [{i}].deviation: no claim of {guide_claims.path} is verified by "
                              f"{dev.check}{f'[{dev.cases[0]}]' if dev.cases else ''}: the guide's sentence is unknown")
@@ -67,16 +66,6 @@ def load(path: Path = FILE, known: list[deviations.Deviation] | None = None,
     if missing:
         raise ValueError(f"{path}: no correction for the guide-owned deviations {', '.join(missing)}")
     return out
-
-
-def claims_of(dev: deviations.Deviation, guide_claims: claims_mod.Claims) -> tuple[claims_mod.Claim, ...]:
-    """The claims whose checks name the deviation's test (and, where both name one, a case it covers)."""
-    def covers(ref: claims_mod.CheckRef) -> bool:
-        if not fnmatchcase(dev.check, ref.test):
-            return False
-        return ref.case is None or dev.cases is None or any(fnmatchcase(c, ref.case) for c in dev.cases)
-
-    return tuple(c for c in guide_claims.claims if any(covers(ref) for ref in c.checks))
 
 
 def render(c: Correction) -> str:

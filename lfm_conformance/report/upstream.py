@@ -23,14 +23,13 @@ First bad / last good come from the bisect record (`suites/bisect/<id>.json`, wr
 `python -m lfm_conformance.report.bisect ID`), else the entries' version ranges ("not bisected").
 
 Owners: an entry's `owner` field (`vllm/<component>`, `guide`, `cpu-build/<component>`) where it has one;
-entries without it are classified by `fallback_owner` (documented rules, said in the draft).
+every entry has one (required by both files' schemas).
 """
 from __future__ import annotations
 
 import argparse
 import codecs
 import copy
-import fnmatch
 import json
 import pprint
 import re
@@ -41,12 +40,12 @@ from pathlib import Path
 import yaml
 
 from lfm_conformance.data.request_changes import apply_change
+from lfm_conformance.data import claims as claims_mod
 from lfm_conformance.data import deviations as deviations_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites"
 FINDINGS_FILE = SUITES / "parser_findings.yaml"
-CLAIMS_FILE = SUITES / "claims.yaml"
 CASES_FILE = SUITES / "robustness_cases.yaml"
 PARTS_FILE = SUITES / "request_parts.yaml"
 BISECT_DIR = SUITES / "bisect"
@@ -59,39 +58,6 @@ DEFAULT_VL_MODEL = "LiquidAI/LFM2.5-VL-450M"
 TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "lfm2"]
 REPRO_MODEL = "LFM2.5-230M"  # a tool model every parser-finding deviation lists: whose verdict CI compares
 REPRO_TARGET = "cpu"
-
-# -- owners ----------------------------------------------------------------------------------------
-# Until every entry carries `owner`, these rules classify it (said in each draft as "classified").
-GUIDE_IDS = {"reasoning-field-renamed", "published-modal-flags-no-reasoning-split", "default-image-limit-999",
-             "mamba-cache-mode-all-rejected"}
-REASONING_IDS = {"direct-answer-lands-in-reasoning", "unthought-tool-call-unparsed-with-reasoning-parser",
-                 "forced-tool-choice-lands-in-reasoning", "named-tool-choice-lands-in-reasoning",
-                 "stop-token-streamed-into-reasoning-0-26"}
-PARSER_PROPERTY_CHECKS = {"test_tool_calls_parsed_equal_generated", "test_text_around_tool_calls_is_content",
-                          "test_tool_calls_streamed_equal_non_streaming", "test_generated_call_parsed_non_streaming",
-                          "test_generated_call_streamed_equals_non_streaming"}
-
-
-def fallback_owner(entry: dict) -> str:
-    """The owner of an entry without an `owner` field."""
-    eid, check = entry["id"], entry.get("check", "")
-    if eid in GUIDE_IDS:
-        return "guide"
-    if eid.startswith("cpu-rms-norm"):
-        return "cpu-build/kernels"
-    if eid in REASONING_IDS:
-        return "vllm/qwen3-reasoning-parser"
-    if check.startswith(REPLAY_PREFIX) or check in PARSER_PROPERTY_CHECKS:
-        return "vllm/lfm2-tool-parser"
-    return "vllm/openai-server"
-
-
-def owner_of(entry: dict) -> tuple[str, bool]:
-    """(owner, recorded): the entry's own `owner`, else the fallback classification."""
-    if entry.get("owner"):
-        return entry["owner"], True
-    return fallback_owner(entry), False
-
 
 def is_vllm(owner: str) -> bool:
     return owner.startswith("vllm/")
@@ -112,21 +78,10 @@ def load_findings(path: Path = FINDINGS_FILE) -> list[dict]:
     return _yaml(path) or []
 
 
-def claim_quotes(path: Path = CLAIMS_FILE) -> dict[str, dict]:
-    try:
-        return {c["id"]: c for c in (_yaml(path) or {}).get("claims", [])}
-    except (OSError, yaml.YAMLError):
-        return {}
-
-
-def guide_quote(check: str, claims: dict[str, dict]) -> str | None:
+def guide_quote(check: str, claims: claims_mod.Claims) -> str | None:
     """The guide sentence (claims.yaml quote, with its section) of the first claim the check verifies."""
-    for claim in claims.values():
-        for item in claim.get("checks") or []:
-            test = item if isinstance(item, str) else item.get("test", "")
-            if fnmatch.fnmatchcase(check, test.split("::")[-1].split("[")[0]):
-                return f"\"{claim['quote']}\" (section \"{claim['section']}\", claim {claim['id']})"
-    return None
+    found = claims.verified_by(check)
+    return f"\"{found[0].quote}\" (section \"{found[0].section}\", claim {found[0].id})" if found else None
 
 
 def finding_id_of_check(check: str) -> str | None:
@@ -141,7 +96,6 @@ class Report:
     id: str
     kind: str  # "parser", "served", "kernel", "none"
     owner: str
-    owner_recorded: bool
     title: str
     entries: list[dict]  # the known deviations it covers
     finding: dict | None = None  # parser findings
@@ -263,7 +217,7 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
     reports: list[Report] = []
     cases = None
     for entry in entries:
-        owner, recorded = owner_of(entry)
+        owner = entry["owner"]
         if not is_vllm(owner):
             continue
         fid = finding_id_of_check(entry["check"])
@@ -272,7 +226,7 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
             title = _title(f"{_component(owner)}: {PROPERTY_TITLES.get(finding['property'], finding['property'])} "
                            f"({fid.replace('_', ' ')})")
             related = [e for e in per_finding[fid] if e is not entry]
-            report = Report(entry["id"], "parser", owner, recorded, title, [entry, *related], finding=finding)
+            report = Report(entry["id"], "parser", owner, title, [entry, *related], finding=finding)
             if entry["check"].endswith(END_TO_END):
                 report.notes.append(f"this entry is the finding as a served response shows it (`{entry['check']}`); "
                                     "the script reproduces its cause in-process, where the suite's replay test "
@@ -280,16 +234,16 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
             reports.append(report)
             continue
         if owner == KERNEL_OWNER:
-            reports.append(Report(entry["id"], "kernel", owner, recorded, _title(entry["observed"]), [entry]))
+            reports.append(Report(entry["id"], "kernel", owner, _title(entry["observed"]), [entry]))
             continue
         cases = served_cases() if cases is None else cases
         spec, why = _served_spec(entry, cases)
         if spec is not None:
-            reports.append(Report(entry["id"], "served", owner, recorded, _title(entry["observed"]), [entry], served=spec))
+            reports.append(Report(entry["id"], "served", owner, _title(entry["observed"]), [entry], served=spec))
             continue
         why = why or NOT_TEMPLATED.get(owner) or (
             "no template for this kind of finding yet (check " + entry["check"] + "); the evidence shows what was sent")
-        reports.append(Report(entry["id"], "none", owner, recorded, _title(entry["observed"]), [entry], why_no_repro=why))
+        reports.append(Report(entry["id"], "none", owner, _title(entry["observed"]), [entry], why_no_repro=why))
     return reports
 
 
@@ -333,12 +287,11 @@ def bisect_record(report_id: str, bisect_dir: Path = BISECT_DIR) -> dict | None:
         return None
 
 
-def render_issue(report: Report, claims: dict | None = None, bisect_dir: Path = BISECT_DIR) -> str:
-    claims = claim_quotes() if claims is None else claims
+def render_issue(report: Report, claims: claims_mod.Claims | None = None, bisect_dir: Path = BISECT_DIR) -> str:
+    claims = claims_mod.load() if claims is None else claims
     main = report.replay_entries[0] if report.replay_entries else report.entries[0]
     lines = [f"# {report.title}", ""]
-    owner_note = "" if report.owner_recorded else " (classified by the suite's rules: the entry has no `owner` yet)"
-    lines += [f"Component: `{report.owner}`{owner_note}. Found by the LFM2.5 conformance suite "
+    lines += [f"Component: `{report.owner}`. Found by the LFM2.5 conformance suite "
               f"(report `{report.id}`; known deviations {', '.join('`' + e['id'] + '`' for e in report.entries)}).", ""]
     lines += ["## Environment", ""]
     ranges = ", ".join(f"`{r}`" for r in report.version_ranges())
@@ -409,8 +362,8 @@ def render_issue(report: Report, claims: dict | None = None, bisect_dir: Path = 
     return "\n".join(lines) + "\n"
 
 
-def write(reports: list[Report], out: Path, claims: dict | None = None, bisect_dir: Path = BISECT_DIR) -> list[Path]:
-    claims = claim_quotes() if claims is None else claims
+def write(reports: list[Report], out: Path, claims: claims_mod.Claims | None = None, bisect_dir: Path = BISECT_DIR) -> list[Path]:
+    claims = claims_mod.load() if claims is None else claims
     written = []
     for report in reports:
         folder = out / report.id
@@ -449,8 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for r in reports:
-        owner = r.owner + ("" if r.owner_recorded else " (classified)")
-        print(f"{r.id:55} {r.kind:7} {owner:40} {', '.join(r.version_ranges())}")
+        print(f"{r.id:55} {r.kind:7} {r.owner:40} {', '.join(r.version_ranges())}")
     if args.list:
         return 0
     written = write(reports, args.out)
