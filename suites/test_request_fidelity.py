@@ -25,10 +25,10 @@ import yaml
 from lfm_conformance.checks import completions, streaming, tool_calls
 from lfm_conformance.checks import request_fidelity as fidelity
 from lfm_conformance.data import probes
-from lfm_conformance.data.images import draw
-from lfm_conformance.data.probes import with_image_urls, with_images
+from lfm_conformance.data.probes import with_image_urls
 from lfm_conformance.harness.streaming import stream_chunks
 from lfm_conformance.parsers.parser_driver import weights_path
+from lfm_conformance.workloads import reference
 
 CORPUS = yaml.safe_load(Path(__file__).with_name("chat_template_corpus.yaml").read_text(encoding="utf-8"))
 BOUND = 48  # past every taught reply (<= 30 tokens with its end token): those end with "stop"
@@ -178,36 +178,13 @@ def _exchange(server, model, name: str) -> Exchange:
 
 
 # -- the reference renderings ----------------------------------------------------------------------
-# From their modules, not transformers' lazy top level: a server started ahead (harness prefetch) may be
-# importing transformers in another thread, and the lazy attribute then fails ("has no attribute").
-@lru_cache(maxsize=None)
-def _tokenizer(path: str):
-    from transformers.models.auto.tokenization_auto import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(path)
-
-
-@lru_cache(maxsize=None)
-def _processor(path: str):
-    from transformers.models.auto.processing_auto import AutoProcessor
-
-    return AutoProcessor.from_pretrained(path)
-
-
 def _rendering(path: str, spec: dict) -> list[int]:
     """The published template's rendering of the request (transformers, as suites/test_chat_template.py
     renders it for /tokenize), or the tokenizer's encoding of a raw prompt."""
-    from fixtures.teach import template_messages
-
     if "prompt" in spec:
-        return list(_tokenizer(path)(probes.completion_prompt(spec["prompt"]))["input_ids"])
+        return list(reference.tokenizer(path)(probes.completion_prompt(spec["prompt"]))["input_ids"])
     messages, tools = _conversation(spec)
-    messages = template_messages(messages)
-    kwargs = dict(tools=tools, add_generation_prompt=True, tokenize=True)
-    if any(isinstance(m.get("content"), list) and any(p.get("type") == "image" for p in m["content"]) for m in messages):
-        pictures = [with_images(m, lambda s, size: {"type": "image", "image": draw(s, size)}) for m in messages]
-        return list(_processor(path).apply_chat_template(pictures, return_dict=True, **kwargs)["input_ids"][0])
-    return list(_tokenizer(path).apply_chat_template(messages, return_dict=False, **kwargs))
+    return reference.template_rendering(path, messages, tools)
 
 
 # -- the checks ------------------------------------------------------------------------------------
@@ -218,10 +195,10 @@ def test_endpoint_serves_the_template_rendering(model, matrix, target, server, v
     exchange = _exchange(server, model, variant)
     path = weights_path(model, matrix, target)
     source = "the chat template's rendering" if exchange.chat else "the tokenizer's encoding of the prompt"
-    reference = _rendering(path, exchange.spec)
+    rendered = _rendering(path, exchange.spec)
     for mode in exchange.modes():
-        fidelity.in_mode(mode.name, lambda: fidelity.prompt_equals(mode.prompt(), reference, source,
-                                                                   _tokenizer(path).decode))
+        fidelity.in_mode(mode.name, lambda: fidelity.prompt_equals(mode.prompt(), rendered, source,
+                                                                   reference.tokenizer(path).decode))
 
 
 def _effect(exchange: Exchange, response: dict, reply: list[int], finish: str | None, stop_reason, references) -> None:
@@ -255,10 +232,10 @@ def test_option_holds_streamed_and_not(model, server, variant):
     """The option's effect in each mode, then the streamed result equal to the non-streamed one field
     by field (text fields, tool calls, finish_reason, stop_reason, prompt and reply token ids)."""
     exchange = _exchange(server, model, variant)
-    reference = VARIANTS[variant].get("reference")
+    compared_with = VARIANTS[variant].get("reference")
 
     def references():
-        return _exchange(server, model, reference).whole
+        return _exchange(server, model, compared_with).whole
 
     for mode in exchange.modes():
         fidelity.in_mode(mode.name, lambda: _effect(exchange, mode.response, mode.reply(), *mode.finish, references))
@@ -274,7 +251,7 @@ def test_usage_counts_served_tokens(model, matrix, target, server, variant):
     """usage: prompt_tokens = the served prompt's length, completion_tokens = the reply's tokens, total
     their sum, within max_tokens, "length" exactly when the cap cut the reply; streamed = non-streamed."""
     exchange = _exchange(server, model, variant)
-    end_ids = frozenset(_tokenizer(weights_path(model, matrix, target)).all_special_ids)
+    end_ids = frozenset(reference.tokenizer(weights_path(model, matrix, target)).all_special_ids)
     usages = []
     for mode in exchange.modes():
         usages.append(fidelity.in_mode(mode.name, mode.usage))
