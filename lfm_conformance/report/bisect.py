@@ -30,10 +30,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
 from packaging.version import Version
 
 from lfm_conformance.data import matrix as matrix_mod
+from lfm_conformance.data.home import lfmc_home
 from lfm_conformance.report import upstream
 
 ROOT = upstream.ROOT
@@ -41,18 +41,9 @@ BOOTSTRAP = ROOT / "scripts" / "bootstrap.sh"
 STATUS = {1: "reproduces", 0: "does not reproduce"}
 
 
-def lfmc_home() -> Path:
-    return Path(os.environ.get("LFMC_HOME") or Path.home() / ".cache" / "lfm-conformance")
-
-
 def matrix_versions() -> list[str]:
-    """matrix.yaml's vLLM versions, oldest first (read raw where the matrix does not validate)."""
-    try:
-        versions = list(matrix_mod.load().vllm_versions)
-    except Exception:  # noqa: BLE001 - another part of the matrix being invalid must not stop a bisect
-        data = yaml.safe_load((ROOT / "matrix.yaml").read_text(encoding="utf-8"))
-        versions = [str(v["version"]) for v in data["vllm"]["versions"]]
-    return sorted(versions, key=Version)
+    """matrix.yaml's vLLM versions, oldest first."""
+    return sorted(matrix_mod.load().vllm_versions, key=Version)
 
 
 def build_command(version: str) -> str:
@@ -240,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     if report.kind == "none":
         print(f"error: {report.id} has no standalone reproduction to bisect: {report.why_no_repro}", file=sys.stderr)
         return 2
-    versions = sorted(args.versions or matrix_versions(), key=Version)
+    try:
+        versions = sorted(args.versions or matrix_versions(), key=Version)
+    except matrix_mod.MatrixError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"bisect {report.key} ({report.kind}, {report.owner}; recorded on vLLM {', '.join(report.version_ranges())}) "
           f"over {', '.join(versions)}")
     results = bisect(report, versions, args.build, args.timeout)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lfm_conformance.data.home import lfmc_home
 from lfm_conformance.report import merge
 
 COMMIT_CHARS = 7
@@ -30,7 +30,7 @@ class HistoryError(Exception):
 
 
 def default_dir() -> Path:
-    return Path(os.environ.get("LFMC_HOME", Path.home() / ".cache" / "lfm-conformance")) / "history"
+    return lfmc_home() / "history"
 
 
 def load(path: Path) -> dict:

@@ -27,12 +27,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
+from lfm_conformance.data.home import lfmc_home
+
 IDLE_S = 15 * 60
 POLL_S = 5.0
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("LFMC_HOME", Path.home() / ".cache" / "lfm-conformance")) / "servers"
+    return lfmc_home() / "servers"
 
 
 def reuse_key(command: list[str], env: dict, vllm_version: str | None) -> str:
