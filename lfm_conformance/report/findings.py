@@ -17,6 +17,7 @@ UNOWNED = "unowned"  # an id the deviations file does not hold (an older results
 NEW, PRESENT, FIXED, UNCHECKED = "new here", "still present", "fixed here", "not checked here"
 LOWER = (">=", "==", "~=", ">", "===")  # specifier operators that bound a range from below
 REPLAY = "test_parser_finding_"  # the check of an entry replaying a parser finding
+END_TO_END = "_end_to_end"  # ... served (suites/test_parser_findings.py)
 
 
 @lru_cache(maxsize=1)
@@ -41,9 +42,13 @@ def paths(dev_id: str, owner: str) -> list[str]:
     return [f"{UPSTREAM}/{dev_id}/repro.py", f"{UPSTREAM}/{dev_id}/issue.md"]
 
 
+def finding_of_check(check: str) -> str | None:
+    """The parser finding (suites/parser_findings.yaml id) a check replays, in-process or served."""
+    return check.removeprefix(REPLAY).removesuffix(END_TO_END) if check.startswith(REPLAY) else None
+
+
 def parser_finding(dev: deviations.Deviation) -> str | None:
-    """The parser finding (suites/parser_findings.yaml id) an entry replays, in-process or served."""
-    return dev.check.removeprefix(REPLAY).removesuffix("_end_to_end") if dev.check.startswith(REPLAY) else None
+    return finding_of_check(dev.check)
 
 
 def earlier(dev: deviations.Deviation, version: str) -> list[str]:

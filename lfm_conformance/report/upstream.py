@@ -42,6 +42,7 @@ import yaml
 from lfm_conformance.data.request_changes import apply_change
 from lfm_conformance.data import claims as claims_mod
 from lfm_conformance.data import deviations as deviations_mod
+from lfm_conformance.report import findings as findings_mod
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "suites"
@@ -51,8 +52,7 @@ PARTS_FILE = SUITES / "request_parts.yaml"
 BISECT_DIR = SUITES / "bisect"
 TEMPLATES = Path(__file__).resolve().parent / "repro_templates"
 DEFAULT_OUT = ROOT / "reports" / "upstream"
-REPLAY_PREFIX = "test_parser_finding_"
-END_TO_END = "_end_to_end"
+REPLAY_PREFIX, END_TO_END = findings_mod.REPLAY, findings_mod.END_TO_END
 DEFAULT_MODEL = "LiquidAI/LFM2.5-350M"
 DEFAULT_VL_MODEL = "LiquidAI/LFM2.5-VL-450M"
 TOOL_FLAGS = ["--enable-auto-tool-choice", "--tool-call-parser", "lfm2"]
@@ -82,12 +82,6 @@ def guide_quote(check: str, claims: claims_mod.Claims) -> str | None:
     """The guide sentence (claims.yaml quote, with its section) of the first claim the check verifies."""
     found = claims.verified_by(check)
     return f"\"{found[0].quote}\" (section \"{found[0].section}\", claim {found[0].id})" if found else None
-
-
-def finding_id_of_check(check: str) -> str | None:
-    if not check.startswith(REPLAY_PREFIX):
-        return None
-    return check[len(REPLAY_PREFIX):].removesuffix(END_TO_END)
 
 
 @dataclass
@@ -211,7 +205,7 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
     by_id = {f["id"]: f for f in findings}
     per_finding: dict[str, list[dict]] = {}
     for entry in entries:
-        fid = finding_id_of_check(entry["check"])
+        fid = findings_mod.finding_of_check(entry["check"])
         if fid in by_id:
             per_finding.setdefault(fid, []).append(entry)
     reports: list[Report] = []
@@ -220,7 +214,7 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
         owner = entry["owner"]
         if not is_vllm(owner):
             continue
-        fid = finding_id_of_check(entry["check"])
+        fid = findings_mod.finding_of_check(entry["check"])
         if fid in by_id:
             finding = by_id[fid]
             title = _title(f"{_component(owner)}: {PROPERTY_TITLES.get(finding['property'], finding['property'])} "
