@@ -26,7 +26,7 @@ from lfm_conformance.checks import completions, streaming, tool_calls
 from lfm_conformance.checks import request_fidelity as fidelity
 from lfm_conformance.data import probes
 from lfm_conformance.data.probes import with_image_urls
-from lfm_conformance.harness.streaming import stream_chunks
+from lfm_conformance.harness.streaming import token_level_chunks
 from lfm_conformance.parsers.parser_driver import weights_path
 from lfm_conformance.workloads import reference
 
@@ -169,7 +169,7 @@ def _exchange(server, model, name: str) -> Exchange:
         create = client.chat.completions.create if "messages" in kwargs else client.completions.create
         whole = create(**kwargs).model_dump(exclude_unset=True)
         if "messages" in kwargs:
-            chunks = stream_chunks(client, stream_options={"include_usage": True}, **kwargs)
+            chunks = token_level_chunks(client, stream_options={"include_usage": True}, **kwargs)
         else:
             chunks = [c.model_dump(exclude_unset=True)
                       for c in create(stream=True, stream_options={"include_usage": True}, **kwargs)]

@@ -6,7 +6,7 @@ import pytest
 
 from lfm_conformance.checks import streaming
 from lfm_conformance.data import probes
-from lfm_conformance.harness.streaming import stream_chunks
+from lfm_conformance.harness.streaming import token_level_chunks
 
 PROBES = probes.chat_probes()
 # tool_choice probes: their constraint is checked by suites/test_tool_calls.py (the request differs)
@@ -26,7 +26,7 @@ def _compare(server, model, probe_id: str, max_tokens: int = BOUND) -> None:
     kwargs = _greedy(model, probe_id, max_tokens)
     client = server.client(timeout=300)
     whole = client.chat.completions.create(**kwargs).model_dump(exclude_unset=True)
-    streaming.stream_equals_response(stream_chunks(client, **kwargs), whole)
+    streaming.stream_equals_response(token_level_chunks(client, **kwargs), whole)
 
 
 @pytest.mark.parametrize("probe_id", [p for p in PROBES if p not in CONSTRAINED])

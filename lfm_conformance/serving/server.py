@@ -18,6 +18,7 @@ from lfm_conformance.serving.endpoint import OpenAIEndpoint
 from lfm_conformance.serving.redact import redact
 
 LOG_TAIL_LINES = 40
+STEP_DELTAS = Path(__file__).parent / "step_deltas"  # its sitecustomize: one engine step per delta
 
 
 class ServerError(Exception):
@@ -93,6 +94,7 @@ class VllmServer(OpenAIEndpoint):
             self.port = free_port(self.host)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.config.env}
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STEP_DELTAS), env.get("PYTHONPATH", "")) if p)
         with open(self.log_path, "w", encoding="utf-8") as log:
             log.write(f"# config {self.config.name}\n# {self.command_line()}\n")
             log.flush()
