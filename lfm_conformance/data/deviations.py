@@ -34,6 +34,16 @@ SCHEMA = schema.records(["id", "check", "owner", "models", "vllm", "documented",
     "evidence": {"type": "string"},
     # problem: a pattern the whole CheckFailed.problem matches (re.fullmatch); observed: a re.search
     # pattern over CheckFailed.observed; bounds: [min, max] of numbers their named groups capture
+    # the served model output, replayed through vLLM's parsers in-process by the upstream reproduction
+    # (report/upstream.py); think_first false: a thinking model's output without a think block before it
+    "replay": {"type": "object", "additionalProperties": False, "required": ["parser", "property", "model_output"],
+               "properties": {"parser": {"enum": ["tools", "reasoning"]},
+                              "property": {"enum": ["test_tool_calls_parsed_equal_generated",
+                                                    "test_reasoning_split_equals_generated"]},
+                              "model_output": {"type": "string", "minLength": 1},
+                              "reasoning_parser": {"enum": ["qwen3"]},  # as the entry's models are served
+                              "think_first": {"type": "boolean"},
+                              "expected_calls": {"type": "array", "items": {"type": "object"}}}},
     "signature": {"type": "object", "additionalProperties": False, "required": ["problem"],
                   "properties": {"problem": {"type": "string", "minLength": 1},
                                  "observed": {"type": "string", "minLength": 1},

@@ -106,7 +106,7 @@ class Report:
     @property
     def replay_entries(self) -> list[dict]:
         """The entries whose verdict the script reproduces (parser: the in-process replay test's)."""
-        if self.kind == "parser":
+        if self.kind == "parser" and not self.finding.get("replayed_entry"):
             return [e for e in self.entries if e["check"] == REPLAY_PREFIX + self.finding["id"]]
         return self.entries[:1]
 
@@ -197,6 +197,18 @@ def _served_spec(entry: dict, cases: dict[str, dict]) -> tuple[dict | None, str 
             "expect": "HTTP 4xx with an OpenAI error object {\"error\": {\"message\", \"type\", ...}}"}, None
 
 
+def replayed_finding(entry: dict) -> dict:
+    """A known deviation's `replay` (the model output its served check saw) as the parser template's
+    finding: one delta, the entry's documented promise and observation."""
+    replay = entry["replay"]
+    return {"id": entry["id"], "parser": replay["parser"], "property": replay["property"],
+            "model_output": replay["model_output"], "delta_texts": [replay["model_output"]],
+            "expected": entry["documented"], "observed": entry["observed"],
+            "reasoning_parser": replay.get("reasoning_parser"), "think_first": replay.get("think_first", True),
+            "replayed_entry": True,
+            **({"expected_calls": replay["expected_calls"]} if "expected_calls" in replay else {})}
+
+
 def build_reports(deviation_entries: list[dict] | None = None, findings: list[dict] | None = None) -> list[Report]:
     """One report per vLLM-owned known deviation (named by its id, as the sign-off links it). A deviation
     replaying a parser finding (in-process or served) gets that finding's in-process reproduction."""
@@ -227,6 +239,10 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
                                     f"`{REPLAY_PREFIX}{fid}` records it on vLLM {', '.join(report.version_ranges()) or '(none)'}")
             reports.append(report)
             continue
+        if "replay" in entry:  # the served output itself, replayed through the parsers in-process
+            reports.append(Report(entry["id"], "parser", owner, _title(entry["observed"]), [entry],
+                                  finding=replayed_finding(entry)))
+            continue
         if owner == KERNEL_OWNER:
             reports.append(Report(entry["id"], "kernel", owner, _title(entry["observed"]), [entry]))
             continue
@@ -253,11 +269,13 @@ def render_repro(report: Report) -> str | None:
     if report.kind == "parser":
         f = report.finding
         data = {"id": f["id"], "title": report.title, "parser": f["parser"],
-                "reasoning_parser": "qwen3" if f["parser"] == "reasoning" else None,
+                "reasoning_parser": f.get("reasoning_parser") or ("qwen3" if f["parser"] == "reasoning" else None),
                 "property": f["property"], "model_output": f["model_output"],
                 "delta_texts": f["delta_texts"], "expected": f["expected"], "observed": f["observed"]}
         if "expected_calls" in f:
             data["expected_calls"] = f["expected_calls"]
+        if not f.get("think_first", True):
+            data["think_first"] = False
         template = (TEMPLATES / "parser_finding.py.tmpl").read_text(encoding="utf-8")
     elif report.kind == "served":
         data = {"id": report.id, "title": report.title, **report.served}
