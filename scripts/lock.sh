@@ -23,6 +23,10 @@ for version in "${versions[@]}"; do
   sed 's/ *#.*//; /^$/d' requirements/cpu.txt "$pins" >"$work/in.txt"
   grep -E '^torch' "$pins" | sed 's/ *#.*//' >"$work/overrides.txt"
   inputs=$(cat requirements/cpu.txt "$pins" | sha256sum | cut -c1-16)
+  # The current lock as the starting point: uv keeps every pin that still satisfies the inputs, so adding
+  # one package moves nothing else.
+  lock=requirements/vllm/$version.lock
+  if [ -f "$lock" ]; then cp "$lock" "$work/lock.txt"; else rm -f "$work/lock.txt"; fi
   "$UV" pip compile -q --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
     --index-url "${LFMC_INDEX_URL:-https://pypi.org/simple}" --overrides "$work/overrides.txt" \
     --no-header --custom-compile-command "scripts/lock.sh $version" "$work/in.txt" -o "$work/lock.txt"
