@@ -21,6 +21,8 @@ from lfm_conformance.report import bisect, upstream
 REPORTS = upstream.build_reports()
 PARSER = {r.key: r for r in REPORTS if r.kind == "parser"}  # one per parser finding or replayed deviation
 SERVED = [r for r in REPORTS if r.kind == "served"]
+JUDGED_BY_TEMPLATE = [r for r in SERVED if any(q.get("judge") == "template" for q in r.served["requests"])]
+REFUSALS = [r for r in SERVED if r not in JUDGED_BY_TEMPLATE]
 NO_CLAIMS = claims_mod.Claims(Path("none"), (), ())
 KERNEL = {r.id: r for r in REPORTS if r.kind == "kernel"}  # in-process kernel calls: run in CI like the parser ones
 
@@ -43,6 +45,12 @@ CORRECT_CALLS = {
     # known deviations whose served output is replayed (their `replay` field)
     "direct-answer-lands-in-reasoning": [],
     "unthought-tool-call-unparsed-with-reasoning-parser": [("get_weather", {"location": "Tokyo"})],
+    "forced-tool-choice-lands-in-reasoning": [],
+    "forced-tool-choice-lands-in-reasoning-both-modes": [],
+    "named-tool-choice-lands-in-reasoning": [],
+    "named-tool-choice-lands-in-reasoning-both-modes": [],
+    "stop-token-streamed-into-reasoning-0-26": [],
+    "stop-token-streamed-into-reasoning-history-0-26": [],
 }
 
 
@@ -114,7 +122,7 @@ def test_repro_imports_nothing_from_the_suite(tmp_path):
         compile(text, report.id, "exec")
 
 
-@pytest.mark.parametrize("report", SERVED, ids=[r.id for r in SERVED])
+@pytest.mark.parametrize("report", REFUSALS, ids=[r.id for r in REFUSALS])
 def test_served_repro_judges_answers_by_the_contract(tmp_path, report, capsys):
     main = _script(tmp_path, report)["main"]
     sent = []
@@ -129,6 +137,50 @@ def test_served_repro_judges_answers_by_the_contract(tmp_path, report, capsys):
     assert main([], send_request=lambda request, body: (500, '{"error": {"message": "x", "type": "y"}}')) == 1
     assert main([], send_request=lambda request, body: (400, '{"detail": "x"}')) == 1
     capsys.readouterr()
+
+
+def _tokenizer_rendering_tools(folder) -> str:
+    """A byte-level tokenizer whose chat template writes the tools as JSON (as LFM2's does)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok)
+    fast.chat_template = ("{% if tools %}List of tools: {{ tools | tojson }}\n{% endif %}"
+                          "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:")
+    fast.save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.mark.parametrize("report", JUDGED_BY_TEMPLATE, ids=[r.id for r in JUDGED_BY_TEMPLATE])
+def test_rendering_repro_compares_the_served_prompt_with_the_template(tmp_path, report, capsys):
+    """The /tokenize answer is judged against transformers' rendering of the request as sent: the same
+    tokens pass; a tool rendered with a "description": null the client never sent, or a refusal, fail."""
+    from transformers import AutoTokenizer
+
+    path = _tokenizer_rendering_tools(tmp_path / "tok")
+    tok = AutoTokenizer.from_pretrained(path)
+    main = _script(tmp_path, report)["main"]
+
+    def rendering(request, with_null=False):
+        tools = request["json"].get("tools")
+        if with_null:
+            tools = [{**t, "function": {"name": t["function"]["name"], "description": None,
+                                        **{k: v for k, v in t["function"].items() if k != "name"}}} for t in tools]
+        ids = tok.apply_chat_template(request["json"]["messages"], tools=tools, add_generation_prompt=True,
+                                      tokenize=True, return_dict=False)
+        return 200, json.dumps({"tokens": list(ids), "count": len(ids)})
+
+    assert main(["--tokenizer", path], send_request=lambda request, body: rendering(request)) == 0
+    assert "NOT REPRODUCED" in capsys.readouterr().out
+    assert main(["--tokenizer", path], send_request=lambda request, body: rendering(request, with_null=True)) == 1
+    out = capsys.readouterr().out
+    assert "REPRODUCED" in out and "differs from the chat template's rendering" in out and "null" in out
+    assert main(["--tokenizer", path], send_request=lambda request, body: (400, '{"error": {}}')) == 1
+    assert "HTTP 400 where the rendered prompt was due" in capsys.readouterr().out
 
 
 def test_served_repros_run_against_a_served_model(tmp_path):

@@ -231,6 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     if report.kind == "none":
         print(f"error: {report.id} has no standalone reproduction to bisect: {report.why_no_repro}", file=sys.stderr)
         return 2
+    if report.kind == "findings":
+        print(f"error: {report.id} is made of parser findings; bisect each of them: "
+              f"{', '.join(fid for fid, _ in report.causes)}", file=sys.stderr)
+        return 2
     try:
         versions = sorted(args.versions or matrix_versions(), key=Version)
     except matrix_mod.MatrixError as exc:

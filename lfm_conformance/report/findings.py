@@ -36,10 +36,19 @@ def owner_order(owner: str) -> int:
 
 
 def paths(dev_id: str, owner: str) -> list[str]:
-    """Where the finding is handed over: the guide's correction, else the standalone repro and issue draft."""
+    """Where the finding is handed over: the guide's correction, else the standalone repro and issue draft
+    (an entry made of parser findings: its issue draft and its findings' repros)."""
     if owner == "guide":
         return [f"{UPSTREAM}/{dev_id}/correction.md"]
+    causes = next((d.caused_by for d in entries() if d.id == dev_id), ())
+    if causes:
+        return [f"{UPSTREAM}/{dev_id}/issue.md"] + [f"{UPSTREAM}/{r}/repro.py" for fid in causes for r in replayed_by(fid)]
     return [f"{UPSTREAM}/{dev_id}/repro.py", f"{UPSTREAM}/{dev_id}/issue.md"]
+
+
+def replayed_by(finding_id: str) -> list[str]:
+    """The entries replaying a parser finding in-process (test_parser_finding_<id>): its reproductions."""
+    return [d.id for d in entries() if d.check == REPLAY + finding_id]
 
 
 def finding_of_check(check: str) -> str | None:

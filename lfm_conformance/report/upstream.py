@@ -14,6 +14,8 @@ one template per kind of finding (`repro_templates/`), filled with the entry's f
 - `served` (`served_request.py.tmpl`): an HTTP-level finding (suites/robustness_cases.yaml,
   suites/request_parts.yaml cases): the script starts `vllm serve MODEL` (or uses `--base-url`) and sends
   the case's request with urllib. It needs a model (default a public hub id).
+- `findings`: a check that fails because of parser findings (its `caused_by`): the issue draft names
+  them and links their reproductions; it has no script of its own.
 - a vLLM defect with no template (its behaviour depends on what a model writes, or on a rendered prompt)
   gets the issue draft only, saying why there is no script.
 
@@ -49,6 +51,7 @@ SUITES = ROOT / "suites"
 FINDINGS_FILE = SUITES / "parser_findings.yaml"
 CASES_FILE = SUITES / "robustness_cases.yaml"
 PARTS_FILE = SUITES / "request_parts.yaml"
+CORPUS_FILE = SUITES / "chat_template_corpus.yaml"
 BISECT_DIR = SUITES / "bisect"
 TEMPLATES = Path(__file__).resolve().parent / "repro_templates"
 DEFAULT_OUT = ROOT / "reports" / "upstream"
@@ -88,7 +91,7 @@ def guide_quote(check: str, claims: claims_mod.Claims) -> str | None:
 class Report:
     """One upstream report: a reproduction (or none) and an issue draft."""
     id: str
-    kind: str  # "parser", "served", "kernel", "none"
+    kind: str  # "parser", "served", "kernel", "findings" (made of parser findings: no script of its own), "none"
     owner: str
     title: str
     entries: list[dict]  # the known deviations it covers
@@ -96,6 +99,7 @@ class Report:
     served: dict | None = None  # served: request(s), flags, model, expectation
     why_no_repro: str | None = None
     notes: list[str] = field(default_factory=list)
+    causes: list[tuple[str, list[str]]] = field(default_factory=list)  # findings: (finding id, its replay entries)
 
     @property
     def key(self) -> str:
@@ -180,8 +184,28 @@ NOT_TEMPLATED = {
 KERNEL_OWNER = "vllm/cpu-kernels"  # reproduced by calling the kernel in-process (repro_templates/cpu_kernel.py.tmpl)
 
 
+def _rendering_spec(entry: dict) -> tuple[dict | None, str | None]:
+    """The served template's data for a chat-template finding: POST /tokenize with each conversation of
+    suites/chat_template_corpus.yaml the entry names, judged against transformers' rendering."""
+    corpus = _yaml(CORPUS_FILE)
+    requests = []
+    for cid in entry["cases"]:
+        conversation = corpus["conversations"].get(cid)
+        if conversation is None or conversation.get("requires", "chat") != "chat":
+            return None, f"its case {cid} is not a text conversation of {CORPUS_FILE.name}"
+        body = {"model": "{model}", "messages": conversation["messages"], "add_generation_prompt": True}
+        if conversation.get("tools"):
+            body["tools"] = [corpus["tools"][name] for name in conversation["tools"]]
+        requests.append({"case": cid, "method": "POST", "endpoint": "/tokenize", "json": body, "judge": "template"})
+    return {"requests": requests, "model": DEFAULT_MODEL, "flags": [], "deep_nesting": DEEP_NESTING,
+            "expect": "POST /tokenize returns the chat template's rendering of the messages and tools as sent "
+                      "(transformers apply_chat_template with the model's tokenizer)"}, None
+
+
 def _served_spec(entry: dict, cases: dict[str, dict]) -> tuple[dict | None, str | None]:
     """The served template's data for an entry, or (None, why not)."""
+    if entry.get("check") == "test_served_prompt_equals_template_rendering" and entry.get("cases"):
+        return _rendering_spec(entry)
     if entry.get("check") != "test_malformed_request_refused" or not entry.get("cases"):
         return None, None
     requests = []
@@ -239,6 +263,10 @@ def build_reports(deviation_entries: list[dict] | None = None, findings: list[di
                                     f"`{REPLAY_PREFIX}{fid}` records it on vLLM {', '.join(report.version_ranges()) or '(none)'}")
             reports.append(report)
             continue
+        if "caused_by" in entry:  # a check failing because of parser findings: their reproductions
+            reports.append(Report(entry["id"], "findings", owner, _title(entry["observed"]), [entry],
+                                  causes=[(fid, findings_mod.replayed_by(fid)) for fid in entry["caused_by"]]))
+            continue
         if "replay" in entry:  # the served output itself, replayed through the parsers in-process
             reports.append(Report(entry["id"], "parser", owner, _title(entry["observed"]), [entry],
                                   finding=replayed_finding(entry)))
@@ -265,7 +293,10 @@ def _fill(template: str, values: dict[str, str]) -> str:
 
 
 def render_repro(report: Report) -> str | None:
-    """The standalone script of a report (one without a template: a script saying why, exit 2)."""
+    """The standalone script of a report (one without a template: a script saying why, exit 2; one made
+    of parser findings: None, its findings' scripts are its reproduction)."""
+    if report.kind == "findings":
+        return None
     if report.kind == "parser":
         f = report.finding
         data = {"id": f["id"], "title": report.title, "parser": f["parser"],
@@ -345,6 +376,12 @@ def render_issue(report: Report, claims: claims_mod.Claims | None = None, bisect
                   "`repro.py` calls vLLM's `_custom_ops.rms_norm` on a non-contiguous (tokens, heads, head_dim) view of "
                   "a fused projection, as LFM2's attention normalizes its q/k slices, and on a contiguous copy, and "
                   "compares both with the textbook computation (no model, no server).", ""]
+    elif report.kind == "findings":
+        lines += [f"Not a defect of its own: `{main['check']}` fails on these releases because of the parser findings "
+                  "below; each has its standalone reproduction (`python repro.py`, exit 1: reproduces):", ""]
+        lines += [f"- `{fid}`: " + (", ".join(f"`../{r}/repro.py`" for r in ids) or "no in-process reproduction recorded")
+                  for fid, ids in report.causes]
+        lines.append("")
     else:
         lines += [f"No standalone script: {report.why_no_repro}.", ""]
     lines += ["## Expected", "", report.finding["expected"] if report.finding else
@@ -380,10 +417,12 @@ def write(reports: list[Report], out: Path, claims: claims_mod.Claims | None = N
     for report in reports:
         folder = out / report.id
         folder.mkdir(parents=True, exist_ok=True)
-        repro = folder / "repro.py"
-        repro.write_text(render_repro(report), encoding="utf-8")
-        repro.chmod(0o755)
-        written.append(repro)
+        script = render_repro(report)
+        if script is not None:
+            repro = folder / "repro.py"
+            repro.write_text(script, encoding="utf-8")
+            repro.chmod(0o755)
+            written.append(repro)
         (folder / "issue.md").write_text(render_issue(report, claims, bisect_dir), encoding="utf-8")
         written.append(folder / "issue.md")
     return written
