@@ -125,3 +125,20 @@ def test_stale_lock_is_refused_naming_the_command(tmp_path):
                          env={**os.environ, "LFMC_HOME": str(tmp_path / "home")})
     assert out.returncode == 2 and "run scripts/lock.sh 0.32.0" in out.stderr
     assert not (tmp_path / "home").exists()
+
+
+def test_the_scripts_read_the_version_matrix_from_matrix_yaml(capsys, monkeypatch):
+    """./run asks `python -m lfm_conformance.data.versions ci|ci-selection|all`; a bad matrix or word is exit 2."""
+    from lfm_conformance.data import versions
+
+    m = matrix_mod.load()
+    assert versions.main(["ci"]) == 0
+    assert capsys.readouterr().out.split() == [v for v, e in m.vllm_versions.items() if e.ci]
+    assert versions.main(["all"]) == 0 and capsys.readouterr().out.split() == list(m.vllm_versions)
+    assert versions.main(["ci-selection"]) == 0 and capsys.readouterr().out.strip() == m.vllm_ci_selection
+    assert versions.main(["newest"]) == 2 and "usage:" in capsys.readouterr().err
+    def bad_matrix(*_):
+        raise matrix_mod.MatrixError("matrix.yaml: vllm.versions: not a mapping")
+
+    monkeypatch.setattr(matrix_mod, "load", bad_matrix)
+    assert versions.main(["ci"]) == 2 and capsys.readouterr().err == "error: matrix.yaml: vllm.versions: not a mapping\n"

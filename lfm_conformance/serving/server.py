@@ -19,6 +19,7 @@ from lfm_conformance.serving.redact import redact
 
 LOG_TAIL_LINES = 40
 STEP_DELTAS = Path(__file__).parent / "step_deltas"  # its sitecustomize: one engine step per delta
+COVERAGE_VARS = ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START")  # coverage.py's `patch = subprocess`
 
 
 class ServerError(Exception):
@@ -94,6 +95,8 @@ class VllmServer(OpenAIEndpoint):
             self.port = free_port(self.host)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, **self.config.env}
+        for var in COVERAGE_VARS:  # the suite's own coverage stops at vLLM: tracing a server slows each request
+            env.pop(var, None)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STEP_DELTAS), env.get("PYTHONPATH", "")) if p)
         with open(self.log_path, "w", encoding="utf-8") as log:
             log.write(f"# config {self.config.name}\n# {self.command_line()}\n")
