@@ -436,7 +436,7 @@ def select(reports: list[Report], ids: list[str] | None) -> list[Report]:
     known = {r.id for r in reports} | {r.key for r in reports}
     unknown = [i for i in ids if i not in known]
     if unknown:
-        raise KeyError(f"no vLLM-owned known deviation or parser finding {', '.join(unknown)}; reports: "
+        raise ValueError(f"no vLLM-owned known deviation or parser finding {', '.join(unknown)}; reports: "
                        f"{', '.join(r.id for r in reports)}")
     return chosen
 
