@@ -13,10 +13,14 @@ from lfm_conformance.report import bisect, upstream
 
 
 def test_upstream_writes_the_script_and_draft_of_each_report_asked_for(tmp_path, capsys):
-    assert upstream.main(["--out", str(tmp_path), "--id", "float_exponent_streamed",
-                          "--id", "parser-properties-findings-0-32-streamed"]) == 0
+    kinds = {"float_exponent_streamed": "parser", "parser-properties-findings-0-32-streamed": "findings",
+             "tool-without-description-rendered-as-null": "served", "cpu-rms-norm-non-contiguous-dense": "kernel"}
+    assert upstream.main(["--out", str(tmp_path), *[a for i in kinds for a in ("--id", i)]]) == 0
     out = capsys.readouterr().out
-    assert "wrote" in out and "parser-properties-findings-0-32-streamed" in out
+    assert "wrote" in out and all(f" {kind} " in out for kind in kinds.values())
+    served = (tmp_path / "tool-without-description-rendered-as-null" / "issue.md").read_text()
+    assert "python repro.py --model LiquidAI/LFM2.5-350M" in served and "`tool_without_description`: `POST /tokenize`" in served
+    assert "rms_norm" in (tmp_path / "cpu-rms-norm-non-contiguous-dense" / "issue.md").read_text()
     assert (tmp_path / "parser-float-exponent-streamed" / "repro.py").stat().st_mode & 0o111
     assert (tmp_path / "parser-float-exponent-streamed" / "issue.md").read_text().startswith("# lfm2 tool parser")
     made_of = tmp_path / "parser-properties-findings-0-32-streamed"
