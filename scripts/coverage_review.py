@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 C, D, P, R, S, W = ("lfm_conformance/checks/", "lfm_conformance/data/", "lfm_conformance/parsers/",
                     "lfm_conformance/report/", "lfm_conformance/serving/", "lfm_conformance/workloads/")
 REASONS = [
-    ("gpu: tensor parallelism needs 2 GPUs (benchmarks.tensor_parallel, a GPU-only configuration)",
+    ("two GPUs: tensor parallelism needs 2 GPUs on one node (benchmarks.tensor_parallel, a GPU-only configuration)",
      [r"^suites/test_perf\.py:(_gpus_here|test_tensor_parallel)", rf"^{W}benchmarks\.py:_tensor_parallel"]),
     ("conformance: the opt-in perf suite (benchmark protocol, knobs); `./run conformance` runs it (--perf), "
      "`./run tests` does not (minutes of benchmarks on 2 cores); the prefetch rule keeps a benchmark alone",
