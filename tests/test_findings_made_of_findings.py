@@ -4,11 +4,11 @@ names exists and has an in-process reproduction, and wherever the entry applies,
 (else the entry would claim a cause the suite does not show on that release). No server."""
 import pytest
 
-from lfm_conformance.data import deviations
+from lfm_conformance.data import deviations, matrix as matrix_mod
 from lfm_conformance.parsers import parser_findings
 from lfm_conformance.report import findings, upstream
 
-VERSIONS = ("0.23.0", "0.26.0", "0.28.0", "0.32.0")
+VERSIONS = sorted(matrix_mod.load().vllm_versions)  # every release of the matrix
 MADE_OF = [d for d in deviations.load(vllm_version=None).entries if d.caused_by]
 
 

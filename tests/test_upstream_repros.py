@@ -140,18 +140,10 @@ def test_served_repro_judges_answers_by_the_contract(tmp_path, report, capsys):
 
 
 def _tokenizer_rendering_tools(folder) -> str:
-    """A byte-level tokenizer whose chat template writes the tools as JSON (as LFM2's does)."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
+    """The fixtures' tokenizer with the LFM2 chat template (fixtures/chat_template.jinja: tools as JSON)."""
+    from fixtures import build, tokenizer
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    tok = Tokenizer(models.BPE(vocab={c: i for i, c in enumerate(alphabet)}, merges=[]))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
-    tok.decoder = decoders.ByteLevel()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok)
-    fast.chat_template = ("{% if tools %}List of tools: {{ tools | tojson }}\n{% endif %}"
-                          "{% for m in messages %}{{ m['role'] }}: {{ m['content'] }}\n{% endfor %}assistant:")
-    fast.save_pretrained(folder)
+    tokenizer.build([], build.SPECIAL_TOKENS, build.THINK_TOKENS, build.TEMPLATE.read_text()).save_pretrained(folder)
     return str(folder)
 
 
@@ -186,7 +178,8 @@ def test_rendering_repro_compares_the_served_prompt_with_the_template(tmp_path, 
 def test_served_repros_run_against_a_served_model(tmp_path):
     pytest.skip("not run: a served reproduction starts `vllm serve` on a model (default "
                 f"{upstream.DEFAULT_MODEL}, a hub download) and CI has neither the weights nor the cores; run "
-                "reports/upstream/<id>/repro.py --model ... by hand, or bisect it")
+                "scripts/served_repros.py (fixture servers) with each release's environment, or "
+                "reports/upstream/<id>/repro.py --model ... by hand")
 
 
 def _installed_vllm():
